@@ -1,0 +1,280 @@
+"""The Keras layer lifecycle: ``__init__`` validates, ``build`` makes named weights, ``call`` computes.
+
+Layers are ordinary objects holding `Variable`s. Models run them inside a `StatelessScope` so a
+whole forward pass is a pure function of the weight arrays, ready for ``jax.jit``. Called
+directly on NumPy arrays (``LSTM(3)(x, mask=m)``) a layer builds itself and returns NumPy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from unrolled.layers import initializers
+from unrolled.layers.variables import Variable, current_path, name_scope
+
+_name_counts: defaultdict[str, int] = defaultdict(int)
+
+
+def clear_session() -> None:
+    """Reset automatic layer and model names (``lstm``, ``lstm_1``, ...), as Keras does."""
+    _name_counts.clear()
+
+
+def snake_case(name: str) -> str:
+    """Keras's class-name-to-layer-name rule: ``GlobalAveragePooling1D`` -> ``global_average_pooling1d``."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def unique_name(base: str) -> str:
+    """Return ``base``, then ``base_1``, ``base_2``, ... on later calls."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def shape_str(shape) -> str:
+    """Format a shape as Keras prints it: ``(None, 24, 1)``."""
+    if isinstance(shape, list):
+        return "[" + ", ".join(shape_str(s) for s in shape) + "]"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")")
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape and dtype standing for data that flows through layers later."""
+
+    def __init__(self, shape, dtype="float32", layer=None, name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self._layer = layer
+        self.name = name
+
+    @property
+    def ndim(self) -> int:
+        """Rank of the tensor."""
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class Layer:
+    """Base class of every layer.
+
+    Args:
+        name: unique name; derived from the class name when omitted (``lstm``, ``lstm_1``).
+        dtype: only ``"float32"`` is supported.
+        trainable: whether the layer's weights are trained.
+        input_shape: per-sample input shape; builds a `Sequential` model when given on its first
+            layer, ignored elsewhere (as Keras does).
+    """
+
+    supports_masking = False
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
+        batch_input_shape=None,
+        batch_size=None,
+        input_dim=None,
+        **kwargs,
+    ):
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}. "
+                "Check the spelling against the Keras documentation of this layer."
+            )
+        if dtype not in (None, "float32", jnp.float32, np.float32):
+            raise ValueError(f"unrolled layers compute in float32; received dtype={dtype!r}.")
+        if name is not None and (not isinstance(name, str) or "/" in name or not name):
+            raise ValueError(f"A layer name must be a non-empty string without '/'; got {name!r}.")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.built = False
+        self._own_weights: list[Variable] = []
+        self._sublayers: list[Layer] = []
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size, *tuple(input_shape))
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size, input_dim)
+        else:
+            self._batch_input_shape = None
+
+    # ----------------------------------------------------------------- weights
+    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True,
+                   dtype="float32") -> Variable:
+        """Create a named weight under the current name scope."""
+        init = initializers.get(initializer)
+        value = jnp.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        var = Variable(value, name=name, path=current_path(name), trainable=trainable)
+        self._own_weights.append(var)
+        return var
+
+    @property
+    def weights(self) -> list[Variable]:
+        """All weights: the layer's own, then its sublayers' (Keras order)."""
+        out = list(self._own_weights)
+        for sub in self._sublayers:
+            out.extend(sub.weights)
+        return out
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        """Weights an optimizer updates."""
+        return [w for w in self.weights if w.trainable and self.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        """Weights an optimizer leaves alone."""
+        return [w for w in self.weights if not (w.trainable and self.trainable)]
+
+    @property
+    def variables(self) -> list[Variable]:
+        """Alias of `weights`."""
+        return self.weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Return the weights as NumPy arrays, in Keras order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from a list of arrays with the shapes of `get_weights`."""
+        set_weight_values(self.weights, weights, f"layer {self.name!r}")
+
+    def count_params(self) -> int:
+        """Total number of scalars in the weights."""
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet, so it has no weights to count. Call it "
+                "on data or build it with `layer.build(input_shape)` first."
+            )
+        return int(sum(np.prod(w.shape) for w in self.weights))
+
+    # ---------------------------------------------------------------- lifecycle
+    def build(self, input_shape) -> None:
+        """Create weights for inputs of ``input_shape``; the base layer has none."""
+        self.built = True
+
+    def _maybe_build(self, input_shape) -> None:
+        if not self.built:
+            with name_scope(self.name):
+                self.build(input_shape)
+            self.built = True
+
+    def call(self, inputs, mask=None, training: bool = False):
+        """Compute outputs from JAX arrays (subclasses override)."""
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        """Return the mask the layer's output carries (``mask`` itself when it supports masking)."""
+        return mask if self.supports_masking else None
+
+    def compute_output_shape(self, input_shape):
+        """Infer the output shape by tracing `call` abstractly (no FLOPs)."""
+        return _eval_output_shape(self, input_shape)
+
+    def _forward(self, inputs, mask=None, training: bool = False):
+        """Run inside a model: JAX in, ``(outputs, output_mask)`` out."""
+        self._maybe_build(_shape_of(inputs))
+        kwargs = {"training": training}
+        if mask is not None:
+            kwargs["mask"] = mask
+        outputs = self.call(inputs, **kwargs)
+        return outputs, self.compute_mask(inputs, mask)
+
+    def __call__(self, inputs, mask=None, training: bool = False, **kwargs):
+        """Call eagerly on arrays (returns NumPy) or symbolically on a `KerasTensor`."""
+        if isinstance(inputs, KerasTensor) or (
+            isinstance(inputs, (list, tuple)) and any(isinstance(i, KerasTensor) for i in inputs)
+        ):
+            return self._symbolic_call(inputs, **kwargs)
+        was_numpy = not isinstance(inputs, jax.Array)
+        x = jax.tree.map(jnp.asarray, inputs)
+        m = None if mask is None else jnp.asarray(mask).astype(bool)
+        self._maybe_build(_shape_of(x))
+        kw = {"training": training, **kwargs}
+        if m is not None:
+            kw["mask"] = m
+        out = self.call(x, **kw)
+        return jax.tree.map(np.asarray, out) if was_numpy else out
+
+    def _symbolic_call(self, inputs, **kwargs):
+        shape = self.compute_output_shape(_shape_of(inputs))
+        return KerasTensor(shape, layer=self, name=self.name)
+
+    # ------------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """Return the constructor arguments (Keras's base keys)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """Recreate the layer from `get_config`'s output."""
+        config = {k: v for k, v in config.items() if k not in ("dtype",) or v is not None}
+        if isinstance(config.get("dtype"), dict):
+            config.pop("dtype")
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def set_weight_values(variables: list[Variable], values, owner: str) -> None:
+    """Assign ``values`` to ``variables`` after checking count and every shape."""
+    values = list(values)
+    if len(values) != len(variables):
+        raise ValueError(
+            f"set_weights on {owner} expected a list of {len(variables)} arrays "
+            f"({[w.path for w in variables]}) but received {len(values)}."
+        )
+    arrays = [np.asarray(v, dtype=np.float32) for v in values]
+    for var, arr in zip(variables, arrays):
+        if tuple(arr.shape) != var.shape:
+            raise ValueError(
+                f"set_weights on {owner}: weight {var.path!r} expects shape {var.shape} but "
+                f"received shape {tuple(arr.shape)}."
+            )
+    for var, arr in zip(variables, arrays):
+        var.assign(arr)
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(i) for i in x]
+    return tuple(x.shape)
+
+
+def _eval_output_shape(layer: Layer, input_shape):
+    """Trace ``layer.call`` with two batch/time sizes; dims that change are ``None``."""
+
+    def concrete(shape, fill):
+        if isinstance(shape, list):
+            return [concrete(s, fill) for s in shape]
+        return jax.ShapeDtypeStruct(tuple(fill if d is None else d for d in shape), jnp.float32)
+
+    layer._maybe_build(input_shape)
+    outs = []
+    for fill in (2, 3):
+        spec = concrete(input_shape, fill)
+        outs.append(jax.eval_shape(lambda x: layer.call(x, training=False), spec))
+
+    def merge(a, b):
+        return tuple(None if da != db else da for da, db in zip(a.shape, b.shape))
+
+    return jax.tree.map(merge, outs[0], outs[1])

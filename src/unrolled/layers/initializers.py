@@ -1,0 +1,262 @@
+"""Keras 3 initializers as objects: ``init(shape, dtype) -> array``, by class or string name."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from unrolled.layers.random import make_default_seed
+from unrolled.ops import initializers as maths
+
+
+class Initializer:
+    """Base class: call with a shape (and dtype) to get an array."""
+
+    def __call__(self, shape, dtype="float32") -> jax.Array:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Return the constructor arguments."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Initializer:
+        """Recreate the initializer from `get_config`'s output."""
+        return cls(**config)
+
+
+class Constant(Initializer):
+    """Every entry equals ``value``."""
+
+    def __init__(self, value: float = 0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32"):
+        return jnp.full(tuple(shape), self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    """All zeros."""
+
+    def __init__(self):
+        super().__init__(0.0)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Constant):
+    """All ones."""
+
+    def __init__(self):
+        super().__init__(1.0)
+
+    def get_config(self):
+        return {}
+
+
+class _Random(Initializer):
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+        self._draws = 0
+
+    def _key(self) -> jax.Array:
+        # A fixed seed gives the same values on every call, as in Keras; no seed draws a fresh one.
+        if self.seed is None:
+            return jax.random.key(make_default_seed())
+        return jax.random.key(self.seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class RandomNormal(_Random):
+    """Normal with ``mean`` and ``stddev`` (Keras default 0.0, 0.05)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        return self.mean + self.stddev * jax.random.normal(self._key(), tuple(shape), dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(_Random):
+    """Uniform on ``[minval, maxval)`` (Keras default -0.05, 0.05)."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape, dtype="float32"):
+        return jax.random.uniform(self._key(), tuple(shape), dtype, self.minval, self.maxval)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class TruncatedNormal(_Random):
+    """Normal truncated to two standard deviations around ``mean``."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        t = jax.random.truncated_normal(self._key(), -2.0, 2.0, tuple(shape), dtype)
+        return self.mean + self.stddev * t
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(_Random):
+    """Scale ``/ fan`` variance, Keras's base for Glorot, He and LeCun."""
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+    ):
+        super().__init__(seed)
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling needs scale > 0; received scale={scale}.")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"Unknown mode {mode!r}; expected 'fan_in', 'fan_out' or 'fan_avg'.")
+        distribution = distribution.lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in ("uniform", "truncated_normal", "untruncated_normal"):
+            raise ValueError(
+                f"Unknown distribution {distribution!r}; expected 'uniform', "
+                "'truncated_normal' or 'untruncated_normal'."
+            )
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, dtype="float32"):
+        return maths.variance_scaling(
+            self._key(), tuple(shape), dtype,
+            scale=self.scale, mode=self.mode, distribution=self.distribution,
+        )
+
+    def get_config(self):
+        return {
+            "scale": self.scale, "mode": self.mode,
+            "distribution": self.distribution, "seed": self.seed,
+        }
+
+
+def _preset(name: str, scale: float, mode: str, distribution: str, doc: str):
+    def __init__(self, seed: int | None = None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
+                                           "__doc__": doc})
+
+
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform",
+                        "Uniform within ``sqrt(6 / (fan_in + fan_out))`` (Keras's default kernel).")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal",
+                       "Truncated normal, variance ``2 / (fan_in + fan_out)``.")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform", "Uniform, variance ``2 / fan_in``.")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal",
+                   "Truncated normal, variance ``2 / fan_in``.")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform",
+                       "Uniform, variance ``1 / fan_in``.")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal",
+                      "Truncated normal, variance ``1 / fan_in``.")
+
+
+class Orthogonal(_Random):
+    """Orthogonal matrix times ``gain`` (Keras's default recurrent kernel)."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        return maths.orthogonal(self._key(), tuple(shape), dtype, gain=self.gain)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    """Identity matrix times ``gain``."""
+
+    def __init__(self, gain: float = 1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        return maths.identity(tuple(shape), dtype, gain=self.gain)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_BY_NAME: dict[str, type[Initializer]] = {
+    "constant": Constant, "zeros": Zeros, "ones": Ones,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal, "identity": Identity,
+}
+for _cls in list(_BY_NAME.values()):
+    _BY_NAME[_cls.__name__] = _cls
+_BY_NAME["Zeros"], _BY_NAME["Ones"] = Zeros, Ones
+
+
+def serialize(initializer: Initializer) -> dict:
+    """Return ``{"class_name": ..., "config": ...}`` as Keras writes it."""
+    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
+            "config": initializer.get_config(), "registered_name": None}
+
+
+def get(identifier) -> Initializer:
+    """Resolve an initializer from a name, a config dict, an instance or a callable.
+
+    Raises:
+        ValueError: for an unknown name, naming the valid ones.
+    """
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return _BY_NAME[identifier]()
+        valid = sorted(k for k in _BY_NAME if k.islower())
+        raise ValueError(
+            f"Unknown initializer {identifier!r}. Expected one of {valid}, an Initializer "
+            "instance or a callable(shape, dtype)."
+        )
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _BY_NAME.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown initializer class {identifier['class_name']!r}.")
+        return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        return _Callable(identifier)
+    raise ValueError(
+        f"Could not interpret initializer {identifier!r}: expected a name, an Initializer or a "
+        "callable(shape, dtype)."
+    )
+
+
+class _Callable(Initializer):
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, shape, dtype="float32"):
+        return jnp.asarray(self.fn(tuple(shape), dtype=dtype), dtype=dtype)

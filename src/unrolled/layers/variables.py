@@ -1,0 +1,138 @@
+"""Named weights and the stateless scope that lets jitted code substitute their values.
+
+A `Variable` holds a device array plus Keras's ``name`` (``"kernel"``) and ``path``
+(``"sequential/lstm/lstm_cell/kernel"``). Inside a `StatelessScope`, reading a variable returns
+the array the scope maps it to (a tracer under ``jax.jit``) and ``assign`` records an update in
+the scope instead of mutating, which is how layers stay ordinary Python objects while the model's
+train step stays a pure function.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_local = threading.local()
+
+
+def _stack(name: str) -> list:
+    if not hasattr(_local, name):
+        setattr(_local, name, [])
+    return getattr(_local, name)
+
+
+@contextmanager
+def name_scope(name: str) -> Iterator[None]:
+    """Prefix the paths of variables created inside with ``name/``."""
+    stack = _stack("names")
+    stack.append(name)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def current_path(name: str) -> str:
+    """Return ``name`` prefixed with the open name scopes."""
+    return "/".join([*_stack("names"), name])
+
+
+class StatelessScope:
+    """Map variables to replacement values; collect assignments instead of applying them."""
+
+    def __init__(self, mapping: Iterable[tuple[Variable, jax.Array]] = (), rng=None):
+        self.values = {id(v): a for v, a in mapping}
+        self.updates: dict[int, jax.Array] = {}
+        self.rng = rng
+        self._rng_count = 0
+
+    def __enter__(self) -> StatelessScope:
+        _stack("scopes").append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _stack("scopes").pop()
+
+    def get(self, variable: Variable) -> jax.Array:
+        """Return the current value of ``variable`` in this scope."""
+        return self.values.get(id(variable), variable._value)
+
+    def next_key(self) -> jax.Array | None:
+        """Return a fresh PRNG key derived from the scope's key (``None`` without one)."""
+        if self.rng is None:
+            return None
+        self._rng_count += 1
+        return jax.random.fold_in(self.rng, self._rng_count)
+
+
+def current_scope() -> StatelessScope | None:
+    """Return the innermost open `StatelessScope`, if any."""
+    stack = _stack("scopes")
+    return stack[-1] if stack else None
+
+
+class Variable:
+    """A named, optionally trainable weight.
+
+    Args:
+        value: initial value (array-like).
+        name: short Keras name, e.g. ``"kernel"``.
+        path: full path, e.g. ``"sequential/dense/kernel"``.
+        trainable: whether optimizers update it.
+    """
+
+    def __init__(self, value, name: str, path: str | None = None, trainable: bool = True):
+        self._value = jnp.asarray(value)
+        self.name = name
+        self.path = path or name
+        self.trainable = trainable
+
+    @property
+    def value(self) -> jax.Array:
+        """The current value (the scope's replacement inside a `StatelessScope`)."""
+        scope = current_scope()
+        return self._value if scope is None else scope.get(self)
+
+    def assign(self, value) -> None:
+        """Set a new value of the same shape (recorded, not applied, inside a scope)."""
+        value = jnp.asarray(value, dtype=self._value.dtype)
+        if value.shape != self._value.shape:
+            raise ValueError(
+                f"Cannot assign a value of shape {value.shape} to variable {self.path!r} of "
+                f"shape {self._value.shape}."
+            )
+        scope = current_scope()
+        if scope is None:
+            self._value = value
+        else:
+            scope.values[id(self)] = value
+            scope.updates[id(self)] = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the weight."""
+        return tuple(self._value.shape)
+
+    @property
+    def dtype(self) -> str:
+        """Dtype name, e.g. ``"float32"``."""
+        return str(self._value.dtype)
+
+    def numpy(self) -> np.ndarray:
+        """Return the value as a NumPy array."""
+        return np.asarray(self._value)
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.asarray(self._value)
+        return a.astype(dtype) if dtype is not None else a
+
+    def __repr__(self) -> str:
+        return (
+            f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
+            f"trainable={self.trainable}>"
+        )

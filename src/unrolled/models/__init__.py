@@ -1,0 +1,6 @@
+"""Models: `Sequential` (the functional `Model` comes next)."""
+
+from unrolled.models.model import Model
+from unrolled.models.sequential import Sequential
+
+__all__ = ["Model", "Sequential"]

@@ -1,0 +1,165 @@
+"""`Sequential`: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from unrolled.layers.base import KerasTensor, Layer
+from unrolled.layers.core import InputLayer
+from unrolled.layers.variables import name_scope
+from unrolled.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers, as ``keras.Sequential``.
+
+    Args:
+        layers: optional list of layers (an `Input` tensor may come first).
+        name: model name (``sequential``, ``sequential_1``, ... by default).
+
+    Example:
+        >>> from unrolled.models import Sequential
+        >>> from unrolled.layers import Masking, LSTM, Dense, Activation
+        >>> model = Sequential()
+        >>> model.add(Masking(mask_value=0.0, input_shape=(24, 1)))
+        >>> model.add(LSTM(16))
+        >>> model.add(Dense(units=2))
+        >>> model.add(Activation("sigmoid"))
+        >>> model.count_params()
+        1186
+    """
+
+    def __init__(self, layers=None, name: str | None = None, trainable: bool = True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._layers: list[Layer] = []
+        self._input_batch_shape = None
+        self._output_shapes: list = []
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers, in order (without the input layer, as Keras)."""
+        return list(self._layers)
+
+    @property
+    def weights(self):
+        out = []
+        for layer in self._layers:
+            out.extend(layer.weights)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        out = []
+        for layer in self._layers:
+            out.extend(layer.trainable_weights)
+        return out
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        out = []
+        for layer in self._layers:
+            out.extend(layer.non_trainable_weights)
+        return out
+
+    def add(self, layer) -> None:
+        """Append a layer; an `Input` tensor or `InputLayer` sets the input shape.
+
+        Raises:
+            TypeError: if ``layer`` is not a layer.
+        """
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ValueError("An Input must be the first element of a Sequential model.")
+            self._input_batch_shape = layer.batch_shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential.add expects a layer (e.g. unrolled.layers.LSTM(16)); received "
+                f"{layer!r} of type {type(layer).__name__}."
+            )
+        if any(existing is layer for existing in self._layers):
+            raise ValueError(f"Layer {layer.name!r} was already added to this model.")
+        if not self._layers and self._input_batch_shape is None and \
+                layer._batch_input_shape is not None:
+            self._input_batch_shape = layer._batch_input_shape
+        self._layers.append(layer)
+        if self._input_batch_shape is not None:
+            self.build(self._input_batch_shape)
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise ValueError("pop() on an empty Sequential model.")
+        layer = self._layers.pop()
+        self._output_shapes = self._output_shapes[: len(self._layers)]
+        return layer
+
+    def build(self, input_shape=None) -> None:
+        """Create every layer's weights for inputs of ``input_shape`` (batch axis included).
+
+        Raises:
+            ValueError: if no input shape is known or a layer rejects it.
+        """
+        if input_shape is None:
+            input_shape = self._input_batch_shape
+        if input_shape is None:
+            raise ValueError(
+                "Sequential.build needs an input shape, e.g. model.build((None, 24, 1)), or "
+                "pass input_shape= to the first layer / start with layers.Input(shape=...)."
+            )
+        input_shape = tuple(input_shape)
+        if not self._layers:
+            raise ValueError("Sequential.build: the model has no layers; add some first.")
+        self._input_batch_shape = input_shape
+        shapes = []
+        shape = input_shape
+        with name_scope(self.name):
+            for layer in self._layers:
+                layer._maybe_build(shape)
+                shape = layer.compute_output_shape(shape)
+                shapes.append(shape)
+        self._output_shapes = shapes
+        self.built = True
+
+    def _expected_input_shape(self):
+        return self._input_batch_shape
+
+    def _output_shape(self):
+        return self._output_shapes[-1]
+
+    def _summary_rows(self):
+        if not self.built:
+            return [(layer, ("?",)) for layer in self._layers]
+        return list(zip(self._layers, self._output_shapes))
+
+    def _forward_layers(self, x, training: bool):
+        mask = None
+        for layer in self._layers:
+            x, mask = layer._forward(x, mask, training)
+        return x, mask
+
+    def call(self, inputs, mask=None, training=False):
+        y, _ = self._forward_layers(inputs, training)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+        return self._output_shapes[-1]
+
+    def get_config(self) -> dict:
+        """Keras-style config: name and the list of layer configs."""
+        layers = []
+        if self._input_batch_shape is not None:
+            layers.append({"class_name": "InputLayer", "config": {
+                "batch_shape": list(self._input_batch_shape), "dtype": "float32",
+                "name": "input_layer"}})
+        layers += [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                   for layer in self._layers]
+        return {"name": self.name, "trainable": self.trainable, "layers": layers}

@@ -1,0 +1,116 @@
+"""Activation functions by Keras 3 name.
+
+Each function maps a JAX array to a JAX array of the same shape. `get` resolves a Keras name
+(``"tanh"``, ``"hard_sigmoid"``, ...) or passes a callable through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+Activation = Callable[[jax.Array], jax.Array]
+
+
+def linear(x: jax.Array) -> jax.Array:
+    """Identity: ``f(x) = x``."""
+    return x
+
+
+def hard_sigmoid(x: jax.Array) -> jax.Array:
+    """Keras 3 hard sigmoid: ``relu6(x + 3) / 6`` (Keras 2 used ``0.2 x + 0.5``)."""
+    return jax.nn.hard_sigmoid(x)
+
+
+def hard_sigmoid_keras2(x: jax.Array) -> jax.Array:
+    """Keras 2 hard sigmoid, ``clip(0.2 x + 0.5, 0, 1)``, kept for legacy ``.h5`` files."""
+    return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def softmax(x: jax.Array, axis: int = -1) -> jax.Array:
+    """Softmax over the last axis."""
+    return jax.nn.softmax(x, axis=axis)
+
+
+def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
+    """Log-softmax over the last axis."""
+    return jax.nn.log_softmax(x, axis=axis)
+
+
+def leaky_relu(x: jax.Array, negative_slope: float = 0.2) -> jax.Array:
+    """Leaky ReLU with Keras's default slope 0.2."""
+    return jax.nn.leaky_relu(x, negative_slope=negative_slope)
+
+
+def elu(x: jax.Array, alpha: float = 1.0) -> jax.Array:
+    """Exponential linear unit."""
+    return jax.nn.elu(x, alpha=alpha)
+
+
+def gelu(x: jax.Array, approximate: bool = False) -> jax.Array:
+    """GELU; Keras 3 defaults to the exact (erf) form."""
+    return jax.nn.gelu(x, approximate=approximate)
+
+
+_ACTIVATIONS: dict[str, Activation] = {
+    "linear": linear,
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "relu6": jax.nn.relu6,
+    "hard_sigmoid": hard_sigmoid,
+    "hard_silu": jax.nn.hard_silu,
+    "hard_swish": jax.nn.hard_silu,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "softplus": jax.nn.softplus,
+    "softsign": jax.nn.soft_sign,
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+    "elu": elu,
+    "selu": jax.nn.selu,
+    "gelu": gelu,
+    "exponential": jnp.exp,
+    "leaky_relu": leaky_relu,
+    "mish": lambda x: x * jnp.tanh(jax.nn.softplus(x)),
+}
+
+
+def names() -> list[str]:
+    """Return the activation names `get` accepts."""
+    return sorted(_ACTIVATIONS)
+
+
+def get(identifier: str | Activation | None) -> Activation:
+    """Resolve an activation by Keras name, or pass a callable through.
+
+    Args:
+        identifier: a Keras activation name, a callable, or ``None`` (linear).
+
+    Returns:
+        A function from array to array.
+
+    Raises:
+        ValueError: if the name is unknown.
+    """
+    if identifier is None:
+        return linear
+    if callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in _ACTIVATIONS:
+        return _ACTIVATIONS[identifier]
+    raise ValueError(
+        f"Unknown activation {identifier!r}. Expected one of {names()} or a callable."
+    )
+
+
+def name_of(fn: Activation) -> str | None:
+    """Return the Keras name of a known activation function, or ``None``."""
+    if fn is hard_sigmoid_keras2:
+        return "hard_sigmoid"
+    for name, candidate in _ACTIVATIONS.items():
+        if candidate is fn:
+            return name
+    return getattr(fn, "__name__", None)

@@ -1,0 +1,81 @@
+"""Initializer maths as Keras 3 defines it: pure functions of a PRNG key and a shape."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+Shape = tuple[int, ...]
+
+
+def compute_fans(shape: Shape) -> tuple[int, int]:
+    """Return Keras's ``(fan_in, fan_out)`` for a weight shape.
+
+    2D ``(in, out)`` kernels give ``(in, out)``; convolution kernels multiply both by the receptive
+    field size; vectors use their length for both.
+    """
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def variance_scaling(
+    key: jax.Array,
+    shape: Shape,
+    dtype=jnp.float32,
+    *,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+) -> jax.Array:
+    """Variance scaling as Keras: ``scale / n`` with ``n`` the fan chosen by ``mode``."""
+    fan_in, fan_out = compute_fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+    variance = scale / max(1.0, n)
+    if distribution == "uniform":
+        limit = math.sqrt(3.0 * variance)
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+    if distribution == "truncated_normal":
+        # 0.879... is the std of a unit normal truncated to [-2, 2]; Keras divides by it.
+        stddev = math.sqrt(variance) / 0.87962566103423978
+        return stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+    if distribution in ("normal", "untruncated_normal"):
+        return math.sqrt(variance) * jax.random.normal(key, shape, dtype)
+    raise ValueError(
+        f"Unknown distribution {distribution!r}; expected 'uniform', 'truncated_normal' "
+        "or 'untruncated_normal'."
+    )
+
+
+def orthogonal(key: jax.Array, shape: Shape, dtype=jnp.float32, *, gain: float = 1.0) -> jax.Array:
+    """Orthogonal matrix (Saxe et al.) over the whole flattened shape, as Keras.
+
+    The QR factor of a normal matrix, with column signs fixed by ``diag(R)`` so the result is
+    uniformly distributed; rows are orthonormal when the matrix is wide, columns when tall.
+    """
+    if len(shape) < 2:
+        raise ValueError(
+            f"The orthogonal initializer needs a shape of rank >= 2; received shape {shape}."
+        )
+    rows = math.prod(shape[:-1])
+    cols = shape[-1]
+    a = jax.random.normal(key, (max(rows, cols), min(rows, cols)), dtype)  # (max, min)
+    q, r = jnp.linalg.qr(a)  # q: (max, min)
+    q = q * jnp.sign(jnp.diag(r))
+    if rows < cols:
+        q = q.T
+    return gain * q.reshape(shape)
+
+
+def identity(shape: Shape, dtype=jnp.float32, *, gain: float = 1.0) -> jax.Array:
+    """Identity matrix (or its rectangular analogue) times ``gain``."""
+    if len(shape) != 2:
+        raise ValueError(f"The identity initializer needs a 2D shape; received {shape}.")
+    return gain * jnp.eye(*shape, dtype=dtype)

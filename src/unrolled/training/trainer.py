@@ -1,0 +1,476 @@
+"""compile / fit / evaluate / predict on JAX: one jitted step per (model, batch shape).
+
+Each step receives one batch (gathered on the host by index). The last partial batch is padded to the batch size (with row
+weights 0), so an epoch never triggers a second compilation. Loss and metric totals accumulate
+on the device and are read back only when a progress bar redraws or an epoch ends; a non-finite
+loss freezes the weights at the last finite batch and is reported with its epoch and batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from unrolled.layers.random import SeedGenerator, numpy_rng
+from unrolled.ops import losses as ops_losses
+from unrolled.training import callbacks as callbacks_module
+from unrolled.training import losses as losses_module
+from unrolled.training import metrics as metrics_module
+from unrolled.training import optimizers as optimizers_module
+
+
+class NaNLossError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+def _as_float_array(a, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(a, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{what} must be numeric arrays (padded to equal length; see "
+            f"unrolled.utils.pad_sequences); could not convert: {exc}"
+        ) from None
+    if arr.size and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
+        count = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(
+            f"{what} contains {count} non-finite value(s) (first: {kind} at index "
+            f"{tuple(int(i) for i in bad)}). Replace NaN/inf before training, e.g. pad with 0 and "
+            "use a Masking(0.0) layer for missing steps."
+        )
+    return arr
+
+
+class Trainer:
+    """Mixin giving a model Keras's training API. The model provides `_stateless_forward`."""
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configure training: optimizer, loss and metrics (strings or objects).
+
+        Args:
+            optimizer: name (``"adam"``) or `unrolled.optimizers.Optimizer`.
+            loss: name (``"binary_crossentropy"``), `unrolled.losses.Loss` or function.
+            metrics: list of names (``["accuracy"]``), `Metric` objects or functions.
+
+        Raises:
+            ValueError: for unknown names.
+        """
+        if loss_weights is not None or weighted_metrics is not None:
+            raise ValueError("loss_weights and weighted_metrics are not supported yet.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = None if loss is None else losses_module.get(loss)
+        metrics = [] if metrics is None else metrics
+        if not isinstance(metrics, (list, tuple)):
+            metrics = [metrics]
+        for m in metrics:
+            metrics_module.check_name(m)
+        self._metric_ids = list(metrics)
+        self._metrics: list | None = None
+        self._opt_state = None
+        self._train_fn = self._eval_fn = None
+        self.compiled = True
+
+    # ------------------------------------------------------------------ helpers
+    def _require_compiled(self, what: str) -> None:
+        if not getattr(self, "compiled", False) or self.loss is None:
+            raise RuntimeError(
+                f"You must call `model.compile(optimizer=..., loss=...)` before `{what}`."
+            )
+
+    def _check_x(self, x, what: str) -> np.ndarray:
+        x = _as_float_array(x, f"The input x passed to {what}")
+        expected = self._expected_input_shape()
+        if expected is not None:
+            if x.ndim != len(expected):
+                raise ValueError(
+                    f"{what}: the model expects inputs of rank {len(expected)} with shape "
+                    f"{_fmt(expected)}, but received x with shape {x.shape}. Sequence data is "
+                    "(samples, timesteps, features)."
+                )
+            for i, (want, got) in enumerate(zip(expected, x.shape)):
+                if i > 0 and want is not None and want != got:
+                    raise ValueError(
+                        f"{what}: the model expects inputs of shape {_fmt(expected)}, but "
+                        f"received x with shape {x.shape} (axis {i}: expected {want}, got {got})."
+                    )
+        return x
+
+    def _check_y(self, y, x, what: str) -> np.ndarray:
+        y = _as_float_array(y, f"The labels y passed to {what}")
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"{what}: x has {x.shape[0]} samples but y has {y.shape[0]}; they must match."
+            )
+        out = self._output_shape()
+        y_shape = (None, *y.shape[1:])
+        t, p = losses_module.squeeze_or_expand_to_same_rank(
+            jnp.zeros([1 if d is None else d for d in y_shape]),
+            jnp.zeros([1 if d is None else d for d in out]))
+        if (t.shape != p.shape and not self._sparse_loss()):
+            raise ValueError(
+                f"{what}: labels of shape {y.shape} do not fit the model's output shape "
+                f"{_fmt(out)}. For a Dense({out[-1]}) output with "
+                f"{getattr(self.loss, 'name', 'this loss')}, labels need shape "
+                f"(samples, {', '.join(str(d) for d in out[1:])}) (one-hot for several classes, "
+                "see unrolled.utils.to_categorical)."
+            )
+        return y
+
+    def _sparse_loss(self) -> bool:
+        return getattr(self.loss, "sparse_labels", False)
+
+    def _sample_weight(self, sample_weight, n: int) -> np.ndarray:
+        if sample_weight is None:
+            return np.ones((n,), np.float32)
+        sw = _as_float_array(sample_weight, "sample_weight")
+        if sw.shape[0] != n:
+            raise ValueError(f"sample_weight has {sw.shape[0]} entries but x has {n} samples.")
+        return sw
+
+    def _ensure_metrics(self, y_shape) -> None:
+        if self._metrics is None:
+            out = self._output_shape()
+            loss_name = getattr(self.loss, "name", None)
+            self._metrics = [
+                metrics_module.resolve(m, y_shape, out, loss_name) for m in self._metric_ids
+            ]
+
+    # --------------------------------------------------------- compiled steps
+    def _loss_and_metrics(self, y, y_pred, out_mask, sw, valid):
+        values = self.loss.call(y, y_pred)
+        row = valid
+        while row.ndim < values.ndim:
+            row = row[..., None]
+        mask = jnp.broadcast_to(row, values.shape)
+        if out_mask is not None and out_mask.ndim <= values.ndim and values.ndim >= 2:
+            om = out_mask.astype(values.dtype)
+            while om.ndim < values.ndim:
+                om = om[..., None]
+            mask = mask * om
+        num, den = ops_losses.weighted_mean(values, sw, mask)
+        loss = jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
+        return loss
+
+    def _metric_updates(self, states, y, y_pred, out_mask, sw, valid):
+        mask = valid if out_mask is None else out_mask * valid[:, None]
+        weight = sw if out_mask is None else sw
+        return [m.update(s, y, y_pred, weight, mask) for m, s in zip(self._metrics, states)]
+
+    def _make_train_fn(self):
+        tx = self._tx
+
+        def step(tv, ntv, opt_state, es, x, y, sw, valid, key):
+            sw = sw * valid
+
+            def loss_fn(tv):
+                y_pred, out_mask, new_ntv = self._stateless_forward(tv, ntv, x, True, key)
+                loss = self._loss_and_metrics(y, y_pred, out_mask, sw, valid)
+                return loss, (y_pred, out_mask, new_ntv)
+
+            (loss, (y_pred, out_mask, new_ntv)), grads = jax.value_and_grad(
+                loss_fn, has_aux=True)(tv)
+            updates, new_opt = tx.update(grads, opt_state, tv)
+            new_tv = optax.apply_updates(tv, updates)
+            finite = jnp.isfinite(loss)
+            ok = finite & ~es["nan"]
+            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+            n_real = jnp.sum(valid)
+            es = {
+                "loss": (es["loss"][0] + loss * n_real, es["loss"][1] + n_real),
+                "metrics": self._metric_updates(es["metrics"], y, y_pred, out_mask, sw, valid),
+                "nan": es["nan"] | ~finite,
+                "nan_step": jnp.where(~finite & ~es["nan"], es["step"], es["nan_step"]),
+                "step": es["step"] + 1,
+            }
+            return keep(new_tv, tv), keep(new_ntv, ntv), keep(new_opt, opt_state), es
+
+        return jax.jit(step)
+
+    def _make_eval_fn(self):
+        def step(tv, ntv, es, x, y, sw, valid):
+            sw = sw * valid
+            y_pred, out_mask, _ = self._stateless_forward(tv, ntv, x, False, None)
+            loss = self._loss_and_metrics(y, y_pred, out_mask, sw, valid)
+            n_real = jnp.sum(valid)
+            return {
+                "loss": (es["loss"][0] + loss * n_real, es["loss"][1] + n_real),
+                "metrics": self._metric_updates(es["metrics"], y, y_pred, out_mask, sw, valid),
+                "nan": es["nan"], "nan_step": es["nan_step"], "step": es["step"] + 1,
+            }
+
+        return jax.jit(step)
+
+    def _make_predict_fn(self):
+        def step(tv, ntv, x):
+            y_pred, _, _ = self._stateless_forward(tv, ntv, x, False, None)
+            return y_pred
+
+        return jax.jit(step)
+
+    def _fresh_epoch_state(self):
+        zero = jnp.zeros((), jnp.float32)
+        return {"loss": (zero, zero), "metrics": [m.init() for m in self._metrics],
+                "nan": jnp.zeros((), bool), "nan_step": jnp.zeros((), jnp.int32),
+                "step": jnp.zeros((), jnp.int32)}
+
+    def _logs(self, es, prefix: str = "") -> dict[str, float]:
+        es = jax.device_get(es)
+        total, count = es["loss"]
+        logs = {prefix + "loss": float(total / count) if count else 0.0}
+        for m, s in zip(self._metrics, es["metrics"]):
+            logs[prefix + m.name] = float(m.result_of(s))
+        return dict(sorted(logs.items()))
+
+    @staticmethod
+    def _batches(n: int, batch_size: int, order: np.ndarray):
+        steps = max(1, math.ceil(n / batch_size))
+        pad = steps * batch_size - n
+        idx = np.concatenate([order, np.zeros(pad, order.dtype)]).reshape(steps, batch_size)
+        valid = np.ones(steps * batch_size, np.float32)
+        valid[n:] = 0.0
+        return idx.astype(np.int32), valid.reshape(steps, batch_size)
+
+    # ----------------------------------------------------------------- public
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a `History` (Keras semantics).
+
+        Args:
+            x: inputs ``(N, T, F)``; y: labels fitting the output.
+            batch_size: samples per step (default 32).
+            epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
+            verbose: 0 silent, 1 (or "auto") live progress bar, 2 one line per epoch.
+            callbacks: list of `Callback`.
+            validation_split: fraction of the LAST samples held out (before shuffling).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
+            shuffle: reshuffle the training samples every epoch.
+            sample_weight: per-sample weights ``(N,)``.
+            initial_epoch: epoch to start at (for resuming).
+
+        Returns:
+            `History` with ``history.history[key]`` lists per epoch.
+
+        Raises:
+            ValueError: for NaN/inf inputs or labels that don't fit the output.
+            NaNLossError: when the loss becomes NaN or infinite (names epoch and batch).
+        """
+        self._require_compiled("fit")
+        if class_weight is not None:
+            raise ValueError("class_weight is not supported yet; pass sample_weight instead.")
+        if steps_per_epoch is not None or validation_steps is not None:
+            raise ValueError("steps_per_epoch/validation_steps need a generator; unrolled fits "
+                             "arrays, so leave them None.")
+        if x is None or y is None:
+            raise ValueError("fit needs both x and y arrays.")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer; received {batch_size}.")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x_np = _as_float_array(x, "The input x passed to fit")
+        if not getattr(self, "built", False):
+            self.build((None, *x_np.shape[1:]))
+        x_np = self._check_x(x_np, "fit")
+        y_np = self._check_y(y, x_np, "fit")
+        sw_np = self._sample_weight(sample_weight, x_np.shape[0])
+        if validation_data is None and validation_split:
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"validation_split must be in (0, 1); got {validation_split}.")
+            split = int(math.ceil(x_np.shape[0] * (1.0 - validation_split)))
+            validation_data = (x_np[split:], y_np[split:], sw_np[split:])
+            x_np, y_np, sw_np = x_np[:split], y_np[:split], sw_np[:split]
+        n = x_np.shape[0]
+        if n == 0:
+            raise ValueError("fit received 0 training samples.")
+        self._ensure_metrics((None, *y_np.shape[1:]))
+        self._prepare_optimizer()
+
+        history = callbacks_module.History()
+        cbs = [history, *(callbacks or [])]
+        if verbose:
+            cbs.insert(1, callbacks_module.ProgbarLogger())
+        steps = math.ceil(n / batch_size)
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        history.params = params
+        cblist = callbacks_module.CallbackList(cbs, self, params)
+        bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)), None)
+        per_batch = cblist.wants_batch_logs()
+
+        tv = [w.value for w in self.trainable_weights]
+        ntv = [w.value for w in self.non_trainable_weights]
+        seeds = SeedGenerator()
+        self.stop_training = False
+        self.history = history
+        cblist.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cblist.on_epoch_begin(epoch)
+            order = numpy_rng().permutation(n) if shuffle else np.arange(n)
+            idx, valid = self._batches(n, batch_size, order)
+            es = self._fresh_epoch_state()
+            base_key = seeds.next()
+            for b in range(steps):
+                if per_batch:
+                    cblist.on_train_batch_begin(b)
+                i = idx[b]
+                tv, ntv, self._opt_state, es = self._train_fn(
+                    tv, ntv, self._opt_state, es, x_np[i], y_np[i], sw_np[i], valid[b],
+                    jax.random.fold_in(base_key, b))
+                if per_batch:
+                    self._write_back(tv, ntv)
+                    cblist.on_train_batch_end(b, self._logs(es))
+                if bar_cb is not None and bar_cb.bar.due() and b + 1 < steps:
+                    bar_cb.bar.update(b + 1, self._logs(es))
+            self._write_back(tv, ntv)
+            self.optimizer.iterations = int(self._opt_iterations())
+            if bool(es["nan"]):
+                step = int(es["nan_step"])
+                raise NaNLossError(
+                    f"The training loss became NaN or infinite at epoch {epoch + 1} (of "
+                    f"{epochs}), batch {step + 1} (of {steps}). Training stopped; the weights "
+                    "are those after the last finite batch. Check the inputs and labels for "
+                    "extreme values, lower the learning rate, or clip gradients "
+                    "(e.g. Adam(clipnorm=1.0))."
+                )
+            logs = self._logs(es)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                vx, vy, *vsw = validation_data
+                val = self._evaluate_logs(vx, vy, vsw[0] if vsw else None,
+                                          validation_batch_size or batch_size)
+                logs.update({"val_" + k: v for k, v in val.items()})
+            cblist.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cblist.on_train_end()
+        return history
+
+    def _write_back(self, tv, ntv) -> None:
+        for w, v in zip(self.trainable_weights, tv):
+            w._value = v
+        for w, v in zip(self.non_trainable_weights, ntv):
+            w._value = v
+
+    def _opt_iterations(self):
+        for leaf in jax.tree.leaves(self._opt_state):
+            if leaf.ndim == 0 and jnp.issubdtype(leaf.dtype, jnp.integer):
+                return leaf
+        return 0
+
+    def _prepare_optimizer(self) -> None:
+        if self._opt_state is None or self._train_fn is None:
+            self._tx = self.optimizer.transformation()
+            self._opt_state = self._tx.init([w.value for w in self.trainable_weights])
+            self._train_fn = self._make_train_fn()
+
+    def _evaluate_logs(self, x, y, sample_weight, batch_size):
+        x_np = self._check_x(x, "evaluate")
+        y_np = self._check_y(y, x_np, "evaluate")
+        sw_np = self._sample_weight(sample_weight, x_np.shape[0])
+        self._ensure_metrics((None, *y_np.shape[1:]))
+        if self._eval_fn is None:
+            self._eval_fn = self._make_eval_fn()
+        n = x_np.shape[0]
+        idx, valid = self._batches(n, batch_size, np.arange(n))
+        tv = [w.value for w in self.trainable_weights]
+        ntv = [w.value for w in self.non_trainable_weights]
+        es = self._fresh_epoch_state()
+        for b in range(idx.shape[0]):
+            i = idx[b]
+            es = self._eval_fn(tv, ntv, es, x_np[i], y_np[i], sw_np[i], valid[b])
+        return self._logs(es)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics on ``(x, y)``: a list ``[loss, *metrics]`` (a float with no metrics),
+        or a dict with ``return_dict=True``.
+        """
+        self._require_compiled("evaluate")
+        self._require_built("evaluate")
+        logs = self._evaluate_logs(x, y, sample_weight, 32 if batch_size is None else batch_size)
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
+        return values[0] if len(values) == 1 else values
+
+    def _require_built(self, what: str) -> None:
+        if not getattr(self, "built", False):
+            raise ValueError(
+                f"`{what}` was called on a model that has not been built, so its input shape "
+                "and weights are unknown. Call `model.build(input_shape)` (e.g. "
+                "model.build((None, 24, 1))), start the model with `Input(shape=...)` or "
+                "`input_shape=` on the first layer, or call `fit` first."
+            )
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Return the model's outputs for ``x`` as a NumPy array, batch by batch."""
+        self._require_built("predict")
+        x_np = self._check_x(x, "predict")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        n = x_np.shape[0]
+        if getattr(self, "_predict_fn", None) is None:
+            self._predict_fn = self._make_predict_fn()
+        idx, _ = self._batches(n, min(batch_size, max(n, 1)), np.arange(n))
+        tv = [w.value for w in self.trainable_weights]
+        ntv = [w.value for w in self.non_trainable_weights]
+        outs = [self._predict_fn(tv, ntv, x_np[i]) for i in idx]
+        return np.asarray(jnp.concatenate(outs, axis=0))[:n]
+
+    def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics) on that batch."""
+        self._require_compiled("train_on_batch")
+        x_np = _as_float_array(x, "The input x passed to train_on_batch")
+        if not getattr(self, "built", False):
+            self.build((None, *x_np.shape[1:]))
+        x_np = self._check_x(x_np, "train_on_batch")
+        y_np = self._check_y(y, x_np, "train_on_batch")
+        sw_np = self._sample_weight(sample_weight, x_np.shape[0])
+        self._ensure_metrics((None, *y_np.shape[1:]))
+        self._prepare_optimizer()
+        n = x_np.shape[0]
+        tv = [w.value for w in self.trainable_weights]
+        ntv = [w.value for w in self.non_trainable_weights]
+        es = self._fresh_epoch_state()
+        key = SeedGenerator().next()
+        tv, ntv, self._opt_state, es = self._train_fn(
+            tv, ntv, self._opt_state, es, x_np, y_np, sw_np, np.ones((n,), np.float32), key)
+        if bool(es["nan"]):
+            raise NaNLossError("The training loss is NaN or infinite on this batch; the weights "
+                               "were left unchanged.")
+        self._write_back(tv, ntv)
+        self.optimizer.iterations = int(self._opt_iterations())
+        logs = self._logs(es)
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """Loss (and metrics) on one batch, without updating weights."""
+        return self.evaluate(x, y, batch_size=len(x), sample_weight=sample_weight,
+                             return_dict=return_dict, verbose=0)
+
+    def predict_on_batch(self, x):
+        """Outputs for one batch."""
+        return self.predict(x, batch_size=len(x), verbose=0)
+
+    def compile_counts(self) -> dict[str, int]:
+        """Number of compiled variants of each step (for tests that count recompilations)."""
+        out = {}
+        for name in ("_train_fn", "_eval_fn", "_predict_fn"):
+            fn = getattr(self, name, None)
+            out[name.strip("_").replace("_fn", "")] = 0 if fn is None else fn._cache_size()
+        return out
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")")
+
