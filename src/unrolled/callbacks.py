@@ -1,5 +1,9 @@
-"""Training callbacks with Keras's hooks."""
+"""Training callbacks with Keras's hooks and behaviour."""
 
-from unrolled.training.callbacks import Callback, History, ProgbarLogger
+from unrolled.training.callbacks import (
+    Callback, CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint, ProgbarLogger,
+    ReduceLROnPlateau, TerminateOnNaN,
+)
 
-__all__ = ["Callback", "History", "ProgbarLogger"]
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "LambdaCallback",
+           "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]

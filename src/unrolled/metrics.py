@@ -1,13 +1,19 @@
 """Metrics with Keras 3's names; ``"accuracy"`` resolves by Keras 3's shape rule."""
 
 from unrolled.training.metrics import (
-    BinaryAccuracy, CategoricalAccuracy, Mean, Metric, SparseCategoricalAccuracy,
-    binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+    AUC, BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbsoluteError, MeanMetricWrapper,
+    MeanSquaredError, Metric, Precision, Recall, SparseCategoricalAccuracy, binary_accuracy,
+    categorical_accuracy, get, sparse_categorical_accuracy,
+)
+from unrolled.training.losses import (
+    mae, mean_absolute_error, mean_squared_error, mse,
 )
 
 accuracy = "accuracy"
 
 __all__ = [
-    "BinaryAccuracy", "CategoricalAccuracy", "Mean", "Metric", "SparseCategoricalAccuracy",
-    "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "AUC", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanAbsoluteError",
+    "MeanMetricWrapper", "MeanSquaredError", "Metric", "Precision", "Recall",
+    "SparseCategoricalAccuracy", "binary_accuracy", "categorical_accuracy", "get", "mae",
+    "mean_absolute_error", "mean_squared_error", "mse", "sparse_categorical_accuracy",
 ]

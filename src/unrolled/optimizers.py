@@ -1,5 +1,12 @@
-"""Optimizers with Keras 3's formulas: ``unrolled.optimizers.Adam(learning_rate=1e-3)``."""
+"""Optimizers with Keras 3's formulas: ``unrolled.optimizers.Adam(learning_rate=1e-3)``.
 
-from unrolled.training.optimizers import Adam, Optimizer, get
+``unrolled.optimizers.schedules`` holds the learning-rate schedules.
+"""
 
-__all__ = ["Adam", "Optimizer", "get"]
+from unrolled.training import schedules
+from unrolled.training.optimizers import (
+    SGD, Adagrad, Adam, AdamW, Optimizer, OptState, RMSprop, get,
+)
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "OptState", "Optimizer", "RMSprop", "get",
+           "schedules"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unrolled.cli import demo
+from unrolled.cli import demo, inspect_cmds
 
 # Subcommand modules, in the order `unrolled --help` lists them. Each has
 # ``add_parser(subparsers)`` which sets ``func(args) -> int`` as the parser default.
-COMMANDS = [demo]
+COMMANDS = [demo, inspect_cmds]
 
 
 class CLIError(Exception):

@@ -34,6 +34,9 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plots", metavar="DIR", default=None,
+                   help="after training, write the architecture, gate heatmaps and gradient "
+                        "flow pictures (PNG) to DIR (needs matplotlib)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="0 silent, 1 progress bar, 2 one line per epoch")
     p.set_defaults(func=run)
@@ -74,5 +77,27 @@ def run(args) -> int:
     print(EXPLANATION.format(u=u, d=d, t=t, kernel=str(lstm.cell.kernel.shape),
                              rk=str(lstm.cell.recurrent_kernel.shape),
                              bias=str(lstm.cell.bias.shape), params=lstm.count_params()))
+    if getattr(args, "plots", None):
+        for path in write_plots(model, x_test, y_test, args.plots):
+            print(f"wrote {path}")
     print(f"\nDone in {time.perf_counter() - start:.1f} s.")
     return 0
+
+
+def write_plots(model, x, y, directory) -> list[str]:
+    """Write the architecture, gate heatmaps and gradient flow of ``model`` on ``x[:32]``."""
+    import os
+
+    from unrolled import inspect
+    from unrolled.inspect import plots
+
+    os.makedirs(directory, exist_ok=True)
+    paths = [os.path.join(directory, name) for name in (
+        "architecture.png", "gates_sample0.png", "units_sample0.png", "gradient_flow.png")]
+    x, y = x[:32], y[:32]
+    tr = inspect.trace(model, x)
+    plots.plot_architecture(model, paths[0])
+    plots.plot_gates(tr, 0, paths[1])
+    plots.plot_units(tr, 0, path=paths[2])
+    plots.plot_gradient_flow(inspect.gradient_flow(model, x, y), paths[3])
+    return paths

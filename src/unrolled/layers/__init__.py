@@ -3,12 +3,33 @@
 from unrolled.layers.base import KerasTensor, Layer, clear_session
 from unrolled.layers.core import Activation, Dense, Input, InputLayer, Masking
 from unrolled.layers.rnn import LSTM, RNN, LSTMCell
+from unrolled.layers.gru import GRU, GRUCell
+from unrolled.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from unrolled.layers.stacked import StackedRNNCells
+from unrolled.layers.bidirectional import Bidirectional
 from unrolled.layers.variables import Variable
+from unrolled.layers.conv import Conv1D
+from unrolled.layers.embedding import Embedding
+from unrolled.layers.merging import (
+    Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
+)
+from unrolled.layers.normalization import LayerNormalization
+from unrolled.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
+from unrolled.layers.regularization import Dropout, SpatialDropout1D
+from unrolled.layers.reshaping import Flatten, RepeatVector
+from unrolled.layers.time_distributed import TimeDistributed
 
 _REGISTRY = {
     cls.__name__: cls
     for cls in (InputLayer, Masking, Dense, Activation, LSTM, LSTMCell, RNN)
 }
+
+_NON_RECURRENT = (
+    Add, Average, Concatenate, Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+    GlobalMaxPooling1D, LayerNormalization, Maximum, Minimum, Multiply, RepeatVector,
+    SpatialDropout1D, Subtract, TimeDistributed,
+)
+_REGISTRY.update({cls.__name__: cls for cls in _NON_RECURRENT})
 
 
 def get(name: str) -> type[Layer]:
@@ -26,3 +47,7 @@ __all__ = [
     "Activation", "Dense", "Input", "InputLayer", "KerasTensor", "LSTM", "LSTMCell", "Layer",
     "Masking", "RNN", "Variable", "clear_session", "get",
 ]
+__all__ += [cls.__name__ for cls in _NON_RECURRENT]
+_RECURRENT = (GRU, GRUCell, SimpleRNN, SimpleRNNCell, StackedRNNCells, Bidirectional)
+_REGISTRY.update({cls.__name__: cls for cls in _RECURRENT})
+__all__ += [cls.__name__ for cls in _RECURRENT]

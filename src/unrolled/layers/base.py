@@ -47,13 +47,19 @@ def shape_str(shape) -> str:
 
 
 class KerasTensor:
-    """A symbolic tensor: a shape and dtype standing for data that flows through layers later."""
+    """A symbolic tensor: a shape and dtype standing for data that flows through layers later.
 
-    def __init__(self, shape, dtype="float32", layer=None, name=None):
+    ``_node`` is the `Node` (layer call) that produced it and ``_index`` its position among that
+    call's outputs; the functional `Model` walks these links back to the inputs.
+    """
+
+    def __init__(self, shape, dtype="float32", layer=None, name=None, node=None, index=0):
         self.shape = tuple(shape)
         self.dtype = dtype
         self._layer = layer
         self.name = name
+        self._node = node
+        self._index = index
 
     @property
     def ndim(self) -> int:
@@ -62,6 +68,36 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class Node:
+    """One symbolic call of a layer: its arguments (with `KerasTensor`s in them) and outputs.
+
+    ``args`` is the first positional argument (a tensor or a list of tensors), ``kwargs`` the
+    other call arguments (e.g. ``initial_state=[h, c]``), ``outputs`` a tensor or a list.
+    An input node (``is_input``) belongs to an `InputLayer` and has no arguments.
+    """
+
+    def __init__(self, layer, args, kwargs, outputs, is_input: bool = False):
+        self.layer = layer
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+        self.is_input = is_input
+        self.input_tensors = [t for t in jax.tree.leaves((args, kwargs), is_leaf=_is_kt)
+                              if isinstance(t, KerasTensor)]
+        self.tensor_kwargs = sorted(
+            k for k, v in kwargs.items()
+            if any(isinstance(t, KerasTensor) for t in jax.tree.leaves(v, is_leaf=_is_kt)))
+        inbound = layer.__dict__.setdefault("_inbound_nodes", [])
+        inbound.append(self)
+
+    def __repr__(self) -> str:
+        return f"<Node layer={self.layer.name}, inputs={len(self.input_tensors)}>"
+
+
+def _is_kt(x) -> bool:
+    return isinstance(x, KerasTensor)
 
 
 class Layer:
@@ -212,8 +248,23 @@ class Layer:
         return jax.tree.map(np.asarray, out) if was_numpy else out
 
     def _symbolic_call(self, inputs, **kwargs):
-        shape = self.compute_output_shape(_shape_of(inputs))
-        return KerasTensor(shape, layer=self, name=self.name)
+        """Record a call on `KerasTensor`s: build, infer output shapes, return new tensors."""
+        input_shape = _shape_of(inputs)
+        self._maybe_build(input_shape)
+        tensor_kwargs = {k: v for k, v in kwargs.items()
+                         if any(_is_kt(t) for t in jax.tree.leaves(v, is_leaf=_is_kt))}
+        if tensor_kwargs or kwargs:
+            shape = _eval_output_shape(self, input_shape, kwargs)
+        else:
+            shape = self.compute_output_shape(input_shape)
+        node = Node(self, inputs, dict(kwargs), None)
+        if _is_shape(shape):
+            outputs = KerasTensor(shape, layer=self, name=self.name, node=node)
+        else:
+            outputs = [KerasTensor(s, layer=self, name=self.name, node=node, index=i)
+                       for i, s in enumerate(shape)]
+        node.outputs = outputs
+        return outputs
 
     # ------------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -260,21 +311,38 @@ def _shape_of(x):
     return tuple(x.shape)
 
 
-def _eval_output_shape(layer: Layer, input_shape):
-    """Trace ``layer.call`` with two batch/time sizes; dims that change are ``None``."""
+def _is_shape(shape) -> bool:
+    """Tell one shape ``(None, 3)`` from a list of shapes."""
+    return isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape)
+
+
+def _eval_output_shape(layer: Layer, input_shape, call_kwargs=None):
+    """Trace ``layer.call`` with two batch/time sizes; dims that change are ``None``.
+
+    ``call_kwargs`` may hold `KerasTensor`s (e.g. ``initial_state``); they are traced too.
+    """
 
     def concrete(shape, fill):
         if isinstance(shape, list):
             return [concrete(s, fill) for s in shape]
         return jax.ShapeDtypeStruct(tuple(fill if d is None else d for d in shape), jnp.float32)
 
+    def spec(value, fill):
+        return jax.tree.map(lambda t: concrete(t.shape, fill) if _is_kt(t) else t, value,
+                            is_leaf=_is_kt)
+
+    call_kwargs = dict(call_kwargs or {})
     layer._maybe_build(input_shape)
     outs = []
     for fill in (2, 3):
-        spec = concrete(input_shape, fill)
-        outs.append(jax.eval_shape(lambda x: layer.call(x, training=False), spec))
+        tensors = {k: spec(v, fill) for k, v in call_kwargs.items()
+                   if any(_is_kt(t) for t in jax.tree.leaves(v, is_leaf=_is_kt))}
+        static = {k: v for k, v in call_kwargs.items() if k not in tensors}
+        outs.append(jax.eval_shape(
+            lambda x, kw, static=static: layer.call(x, training=False, **kw, **static),
+            concrete(input_shape, fill), tensors))
 
     def merge(a, b):
-        return tuple(None if da != db else da for da, db in zip(a.shape, b.shape))
+        return tuple(None if da != db else da for da, db in zip(a.shape, b.shape, strict=True))
 
     return jax.tree.map(merge, outs[0], outs[1])

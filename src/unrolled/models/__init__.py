@@ -1,6 +1,7 @@
 """Models: `Sequential` (the functional `Model` comes next)."""
 
 from unrolled.models.model import Model
+from unrolled.models.saving import load_model
 from unrolled.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model"]

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
+import jax
+
 from unrolled.layers.base import Layer, set_weight_values, shape_str
 from unrolled.layers.variables import StatelessScope
 from unrolled.training.trainer import Trainer
 
 
 class Model(Layer, Trainer):
-    """A layer graph with Keras's training API (`Sequential` is the one available today)."""
+    """A layer graph with Keras's training API; ``Model(inputs, outputs)`` is a functional one."""
+
+    def __new__(cls, *args, **kwargs):
+        """Dispatch ``Model(inputs, outputs)`` to the functional model, as Keras does."""
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from unrolled.models.functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def _forward_layers(self, x, training: bool):
         raise NotImplementedError
 
     def _stateless_forward(self, tv, ntv, x, training: bool, rng):
-        """Pure forward: weight arrays in, ``(y_pred, output_mask, new_non_trainable)`` out."""
-        mapping = [*zip(self.trainable_weights, tv), *zip(self.non_trainable_weights, ntv)]
+        """Pure forward: weight arrays in, ``(y_pred, output_mask, new_non_trainable)`` out.
+
+        ``ntv`` may continue past the non-trainable weights with the values of the stateful
+        RNN states (`_state_variables`); their new values then come back in the same places.
+        """
+        variables = [*self.non_trainable_weights, *_state_variables(self)][: len(ntv)]
+        mapping = [*zip(self.trainable_weights, tv), *zip(variables, ntv)]
         with StatelessScope(mapping, rng=rng) as scope:
             y, mask = self._forward_layers(x, training)
-        return y, mask, [scope.get(v) for v in self.non_trainable_weights]
+        return y, mask, [scope.get(v) for v in variables]
+
+    # Stateful RNN states are not weights (as in Keras), so the jitted steps receive them
+    # after the non-trainable weights and write their new values back after each batch.
+    def _make_train_fn(self):
+        return _with_states(self, super()._make_train_fn(), out_index=1)
+
+    def _make_eval_fn(self):
+        return _with_states(self, super()._make_eval_fn(), out_index=None)
+
+    def _make_predict_fn(self):
+        states = _state_variables(self)
+        if not states:
+            return super()._make_predict_fn()
+        n = len(self.non_trainable_weights)
+
+        def step(tv, ntv, x):
+            y_pred, _, new = self._stateless_forward(tv, ntv, x, False, None)
+            return y_pred, new[n:]
+
+        return _with_states(self, jax.jit(step), out_index=0)
 
     def set_weights(self, weights) -> None:
         """Set all weights from a list of arrays in `get_weights` order."""
@@ -73,6 +108,25 @@ class Model(Layer, Trainer):
 
         return explain(self)
 
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save as a Keras 3 ``.keras`` file (config, weights, optimizer state), atomically."""
+        from unrolled.io import keras_format  # lazy: io sits above models
+
+        keras_format.save_model(self, filepath, overwrite=overwrite,
+                                include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Save the weights as a Keras 3 ``.weights.h5`` file, atomically."""
+        from unrolled.io import weights_h5
+
+        weights_h5.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights from a ``.weights.h5`` file (or a Keras 2 ``.h5``) into this model."""
+        from unrolled.io import weights_h5
+
+        weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
 
 def _bytes(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
@@ -80,3 +134,50 @@ def _bytes(n: int) -> str:
             return f"{n:.2f} {unit}"
         n /= 1024
     return f"{n:.2f} GB"
+
+
+def _state_variables(model) -> list:
+    """Return the state variables of every stateful RNN in ``model`` (``[]`` for most)."""
+    out, seen = [], set()
+
+    def walk(layer):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        out.extend(layer.__dict__.get("_state_vars", ()))
+        for sub in [*layer.__dict__.get("_sublayers", ()), *layer.__dict__.get("_layers", ())]:
+            walk(sub)
+
+    for layer in getattr(model, "layers", []):
+        walk(layer)
+    return out
+
+
+class _StatefulStep:
+    """A jitted step that also reads the stateful RNN states and writes their new values back."""
+
+    def __init__(self, model, jitted, out_index):
+        self._states, self._jitted, self._out_index = _state_variables(model), jitted, out_index
+
+    def __call__(self, tv, ntv, *args):
+        n = len(ntv)
+        out = self._jitted(tv, [*ntv, *(v._value for v in self._states)], *args)
+        if self._out_index is None:  # evaluate: states are read, not carried (see report)
+            return out
+        if self._out_index == 0:  # predict: (y_pred, new_states)
+            y_pred, new_states = out
+        else:  # train: new_ntv (weights, then states) at out_index
+            new_ntv = list(out[self._out_index])
+            new_states = new_ntv[n:]
+        for var, value in zip(self._states, new_states, strict=True):
+            var._value = value
+        if self._out_index == 0:
+            return y_pred
+        return (*out[: self._out_index], new_ntv[:n], *out[self._out_index + 1:])
+
+    def _cache_size(self) -> int:
+        return self._jitted._cache_size()
+
+
+def _with_states(model, jitted, out_index):
+    return _StatefulStep(model, jitted, out_index) if _state_variables(model) else jitted

@@ -85,6 +85,10 @@ class Trainer:
                 f"You must call `model.compile(optimizer=..., loss=...)` before `{what}`."
             )
 
+    def _coerce_x(self, x, what: str):
+        """Return ``x`` as the model takes it (a multi-input functional model keeps a list)."""
+        return _as_float_array(x, what)
+
     def _check_x(self, x, what: str) -> np.ndarray:
         x = _as_float_array(x, f"The input x passed to {what}")
         expected = self._expected_input_shape()
@@ -114,7 +118,9 @@ class Trainer:
         t, p = losses_module.squeeze_or_expand_to_same_rank(
             jnp.zeros([1 if d is None else d for d in y_shape]),
             jnp.zeros([1 if d is None else d for d in out]))
-        if (t.shape != p.shape and not self._sparse_loss()):
+        if self._sparse_loss():
+            self._check_sparse_labels(y, out, what)
+        elif t.shape != p.shape:
             raise ValueError(
                 f"{what}: labels of shape {y.shape} do not fit the model's output shape "
                 f"{_fmt(out)}. For a Dense({out[-1]}) output with "
@@ -123,6 +129,29 @@ class Trainer:
                 "see unrolled.utils.to_categorical)."
             )
         return y
+
+    def _check_sparse_labels(self, y: np.ndarray, out, what: str) -> None:
+        """Keras's sparse rule: labels are the output shape without its class axis (or with 1)."""
+        want = tuple(out[1:-1])
+        if tuple(y.shape[1:]) not in (want, (*want, 1)):
+            raise ValueError(
+                f"{what}: {self.loss.name} needs integer class labels of shape "
+                f"{_fmt((None, *want))} (or {_fmt((None, *want, 1))}) for the model's output "
+                f"shape {_fmt(out)}; received labels of shape {y.shape}. For one-hot labels use "
+                "categorical_crossentropy."
+            )
+        ignore = getattr(self.loss, "kwargs", {}).get("ignore_class")
+        labels = y if ignore is None else y[y != ignore]
+        n_classes = out[-1]
+        bad = (labels != np.round(labels)) | (labels < 0)
+        if n_classes is not None:
+            bad |= labels >= n_classes
+        if np.any(bad):
+            raise ValueError(
+                f"{what}: {self.loss.name} needs integer class labels in [0, {n_classes}) for a "
+                f"{n_classes}-class output; found {labels[bad].ravel()[0]!r}. Relabel the classes "
+                "as 0..n-1 (or pass ignore_class for a padding label)."
+            )
 
     def _sparse_loss(self) -> bool:
         return getattr(self.loss, "sparse_labels", False)
@@ -146,6 +175,7 @@ class Trainer:
     # --------------------------------------------------------- compiled steps
     def _loss_and_metrics(self, y, y_pred, out_mask, sw, valid):
         values = self.loss.call(y, y_pred)
+        own = self.loss.loss_mask(y, y_pred) if hasattr(self.loss, "loss_mask") else None
         row = valid
         while row.ndim < values.ndim:
             row = row[..., None]
@@ -155,6 +185,8 @@ class Trainer:
             while om.ndim < values.ndim:
                 om = om[..., None]
             mask = mask * om
+        if own is not None:
+            mask = mask * jnp.broadcast_to(own, values.shape).astype(values.dtype)
         num, den = ops_losses.weighted_mean(values, sw, mask)
         loss = jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
         return loss
@@ -265,8 +297,11 @@ class Trainer:
             NaNLossError: when the loss becomes NaN or infinite (names epoch and batch).
         """
         self._require_compiled("fit")
-        if class_weight is not None:
-            raise ValueError("class_weight is not supported yet; pass sample_weight instead.")
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("fit: pass either `class_weight` or `sample_weight`, not both "
+                             "(Keras rejects the combination too); fold the class weights into "
+                             "sample_weight yourself to combine them.")
+        _check_validation_freq(validation_freq)
         if steps_per_epoch is not None or validation_steps is not None:
             raise ValueError("steps_per_epoch/validation_steps need a generator; unrolled fits "
                              "arrays, so leave them None.")
@@ -276,16 +311,24 @@ class Trainer:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer; received {batch_size}.")
         verbose = 1 if verbose == "auto" else int(verbose)
-        x_np = _as_float_array(x, "The input x passed to fit")
+        x_np = self._coerce_x(x, "The input x passed to fit")
         if not getattr(self, "built", False):
             self.build((None, *x_np.shape[1:]))
         x_np = self._check_x(x_np, "fit")
         y_np = self._check_y(y, x_np, "fit")
-        sw_np = self._sample_weight(sample_weight, x_np.shape[0])
+        if class_weight is not None:
+            sw_np = _class_weight_to_sample_weight(y_np, class_weight)
+        else:
+            sw_np = self._sample_weight(sample_weight, x_np.shape[0])
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be in (0, 1); got {validation_split}.")
-            split = int(math.ceil(x_np.shape[0] * (1.0 - validation_split)))
+            split = int(math.floor(x_np.shape[0] * (1.0 - validation_split)))  # as Keras
+            if split in (0, x_np.shape[0]):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no samples on one side of "
+                    f"the split of {x_np.shape[0]} samples; use more data or another fraction."
+                )
             validation_data = (x_np[split:], y_np[split:], sw_np[split:])
             x_np, y_np, sw_np = x_np[:split], y_np[:split], sw_np[:split]
         n = x_np.shape[0]
@@ -295,15 +338,16 @@ class Trainer:
         self._prepare_optimizer()
 
         history = callbacks_module.History()
-        cbs = [history, *(callbacks or [])]
+        cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
         if verbose:
-            cbs.insert(1, callbacks_module.ProgbarLogger())
+            cbs.append(callbacks_module.ProgbarLogger())
         steps = math.ceil(n / batch_size)
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         history.params = params
         cblist = callbacks_module.CallbackList(cbs, self, params)
         bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)), None)
         per_batch = cblist.wants_batch_logs()
+        nan_stops = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
 
         tv = [w.value for w in self.trainable_weights]
         ntv = [w.value for w in self.non_trainable_weights]
@@ -313,6 +357,7 @@ class Trainer:
         cblist.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cblist.on_epoch_begin(epoch)
+            self._sync_learning_rate()
             order = numpy_rng().permutation(n) if shuffle else np.arange(n)
             idx, valid = self._batches(n, batch_size, order)
             es = self._fresh_epoch_state()
@@ -327,11 +372,14 @@ class Trainer:
                 if per_batch:
                     self._write_back(tv, ntv)
                     cblist.on_train_batch_end(b, self._logs(es))
+                    self._sync_learning_rate()
+                    if self.stop_training:
+                        break
                 if bar_cb is not None and bar_cb.bar.due() and b + 1 < steps:
                     bar_cb.bar.update(b + 1, self._logs(es))
             self._write_back(tv, ntv)
             self.optimizer.iterations = int(self._opt_iterations())
-            if bool(es["nan"]):
+            if bool(es["nan"]) and not nan_stops:
                 step = int(es["nan_step"])
                 raise NaNLossError(
                     f"The training loss became NaN or infinite at epoch {epoch + 1} (of "
@@ -341,7 +389,7 @@ class Trainer:
                     "(e.g. Adam(clipnorm=1.0))."
                 )
             logs = self._logs(es)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+            if validation_data is not None and _should_eval(epoch, validation_freq):
                 vx, vy, *vsw = validation_data
                 val = self._evaluate_logs(vx, vy, vsw[0] if vsw else None,
                                           validation_batch_size or batch_size)
@@ -359,16 +407,26 @@ class Trainer:
             w._value = v
 
     def _opt_iterations(self):
-        for leaf in jax.tree.leaves(self._opt_state):
-            if leaf.ndim == 0 and jnp.issubdtype(leaf.dtype, jnp.integer):
-                return leaf
-        return 0
+        return self._opt_state.iterations
+
+    def _sync_learning_rate(self) -> None:
+        """Copy a learning rate set on the optimizer (e.g. by a callback) into the opt state.
+
+        The rate is data of the jitted step, so changing it never recompiles.
+        """
+        lr = self.optimizer._lr
+        if lr is not None and lr != self._opt_lr:
+            self._opt_state = self._opt_state._replace(
+                learning_rate=jnp.asarray(lr, jnp.float32))
+            self._opt_lr = lr
 
     def _prepare_optimizer(self) -> None:
         if self._opt_state is None or self._train_fn is None:
             self._tx = self.optimizer.transformation()
             self._opt_state = self._tx.init([w.value for w in self.trainable_weights])
+            self._opt_lr = self.optimizer._lr
             self._train_fn = self._make_train_fn()
+        self._sync_learning_rate()
 
     def _evaluate_logs(self, x, y, sample_weight, batch_size):
         x_np = self._check_x(x, "evaluate")
@@ -426,7 +484,7 @@ class Trainer:
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics) on that batch."""
         self._require_compiled("train_on_batch")
-        x_np = _as_float_array(x, "The input x passed to train_on_batch")
+        x_np = self._coerce_x(x, "The input x passed to train_on_batch")
         if not getattr(self, "built", False):
             self.build((None, *x_np.shape[1:]))
         x_np = self._check_x(x_np, "train_on_batch")
@@ -474,3 +532,47 @@ def _fmt(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
         ",)" if len(shape) == 1 else ")")
 
+
+
+def _check_validation_freq(freq) -> None:
+    ok = (isinstance(freq, int) and not isinstance(freq, bool) and freq > 0) or (
+        isinstance(freq, (list, tuple)) and all(isinstance(e, int) for e in freq))
+    if not ok:
+        raise ValueError(f"validation_freq must be a positive int (validate every N epochs) or a "
+                         f"list of 1-based epoch numbers; received {freq!r}.")
+
+
+def _should_eval(epoch: int, freq) -> bool:
+    """Keras's rule: ``freq`` an int -> every ``freq`` epochs; a list -> those 1-based epochs."""
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return (epoch + 1) in freq
+
+
+def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndarray:
+    """Keras's mapping: each sample weighs ``class_weight[its class]``.
+
+    The class is the label itself for integer labels ``(N,)``/``(N, 1)`` and the argmax of
+    one-hot labels; like Keras, a class missing from the dict weighs 1.0 (with a warning here).
+    """
+    if not isinstance(class_weight, dict) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight):
+        raise ValueError("class_weight must be a dict mapping integer class indices to weights, "
+                         f"e.g. {{0: 1.0, 1: 5.0}}; received {class_weight!r}.")
+    if y.ndim > 2:
+        raise ValueError(f"class_weight needs one label per sample, (N,), (N, 1) or one-hot "
+                         f"(N, classes); received labels of shape {y.shape}. For per-step "
+                         "labels pass sample_weight instead.")
+    labels = y
+    if y.ndim == 2:
+        labels = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[:, 0]
+    labels = np.round(labels).astype(np.int64)
+    weights = np.array([float(class_weight.get(int(c), 1.0)) for c in labels], np.float32)
+    missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in class_weight})
+    if missing:
+        import warnings
+
+        warnings.warn(f"class_weight has no entry for class(es) {missing} present in the labels; "
+                      "those samples get weight 1.0 (as in Keras). Add them to class_weight to "
+                      "silence this warning.", UserWarning, stacklevel=3)
+    return weights

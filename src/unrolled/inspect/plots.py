@@ -1,0 +1,274 @@
+"""Pictures of a recurrent model: its architecture unrolled over time, gates, states, gradients.
+
+Needs matplotlib (``pip install unrolled[plot]``). Every function returns a
+``matplotlib.figure.Figure`` (no global pyplot state) and, given ``path``, saves it as PNG or SVG.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unrolled.inspect._common import GATES, check_index, kind_of, model_layers, resolve_layer
+
+_GATE_CMAP, _SIGNED_CMAP, _MASK_COLOR = "viridis", "RdBu_r", "#bdbdbd"
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError("unrolled's plots need matplotlib: pip install unrolled[plot] (or pip "
+                          "install matplotlib).") from exc
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _save(fig, path) -> None:
+    if path is None:
+        return
+    path = str(path)
+    if not path.lower().endswith((".png", ".svg")):
+        raise ValueError(f"Plots are written as PNG or SVG; {path!r} ends with neither. Use a "
+                         "name like 'gates.png' or 'gates.svg'.")
+    fig.savefig(path, dpi=130)
+
+
+def _box(ax, x, y, w, h, text, color, fontsize=9, **kw):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                facecolor=color, edgecolor="#333333", linewidth=1.0))
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize, **kw)
+
+
+def _arrow(ax, x0, y0, x1, y1, text=None, fontsize=8):
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                arrowprops={"arrowstyle": "->", "color": "#333333", "lw": 1.2})
+    if text:
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, text, ha="center", va="bottom",
+                fontsize=fontsize, color="#333333")
+
+
+def _shape(s) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in s) + (",)" if len(s) == 1
+                                                                          else ")")
+
+
+def plot_architecture(model, path=None, layer=None, max_steps: int = 3):
+    """Draw the model's layers with shapes, and one recurrent layer unrolled over time.
+
+    The right panel answers "one block of u cells or u blocks?": one box per time step, each the
+    SAME layer of ``u`` cells (with its ``u``-wide input, forget and output gates and
+    candidate), passing ``h`` and ``c`` to the next step; one set of weights for all steps.
+
+    Args:
+        model: a built `Sequential` model with a recurrent layer.
+        path: optional ``.png`` or ``.svg`` file to write.
+        layer: the recurrent layer to unroll (default the first).
+        max_steps: time steps drawn before ``...`` and the last one.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    _, rec = resolve_layer(model, layer)
+    layers = model_layers(model)
+    shapes = getattr(model, "_output_shapes", None) or [None] * len(layers)
+    in_shape = getattr(model, "_input_batch_shape", None)
+    fig = _figure(14, 6.2)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2.6]})
+    n = len(layers) + 1
+    left.set_xlim(0, 4)
+    left.set_ylim(-0.4, n * 1.3)
+    left.axis("off")
+    left.set_title("Layers (output shapes, parameters)", fontsize=11)
+    rows = [("Input", f"shape {_shape(in_shape) if in_shape else '?'}", "#f0f0f0")]
+    for lay, s in zip(layers, shapes):
+        kind = kind_of(lay)
+        units = f", {lay.cell.units} cells" if kind in GATES else ""
+        rows.append((f"{lay.name} ({type(lay).__name__}{units})",
+                     f"output {_shape(s) if s else '?'}  |  {lay.count_params():,} params",
+                     "#fde0c5" if lay is rec else ("#dbe9f6" if kind else "#e8e8e8")))
+    for k, (title, sub, color) in enumerate(rows):
+        y = (n - 1 - k) * 1.3
+        _box(left, 0.1, y, 3.8, 0.9, f"{title}\n{sub}", color, fontsize=9)
+        if k:
+            _arrow(left, 2.0, y + 1.3, 2.0, y + 0.92)
+    _draw_unrolled(right, rec, in_shape, max_steps)
+    _save(fig, path)
+    return fig
+
+
+def _draw_unrolled(ax, layer, in_shape, max_steps):
+    kind = kind_of(layer)
+    cell = layer.cell if kind in GATES else layer.forward_layer.cell
+    kind = kind if kind in GATES else kind_of(layer.forward_layer)
+    u = cell.units
+    t_total = in_shape[1] if in_shape is not None and len(in_shape) == 3 else None
+    steps = list(range(1, max_steps + 1))
+    if t_total is not None and t_total <= max_steps + 1:
+        steps = list(range(1, t_total + 1))
+    slots = steps + ([None, "T"] if not (t_total is not None and t_total <= max_steps + 1) else [])
+    width, gap = 2.6, 0.9
+    ax.set_xlim(-0.9, len(slots) * (width + gap))
+    ax.set_ylim(-0.9, 5.6)
+    ax.axis("off")
+    shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in cell.weights)
+    steps_txt = f"T = {t_total}" if t_total is not None else "T"
+    ax.set_title(f"{layer.name} unrolled over time ({steps_txt} steps): the same layer of {u} "
+                 f"cells at every step\nshared weights: {shapes}", fontsize=11)
+    d = in_shape[-1] if in_shape is not None else "D"
+    state = "h, c" if kind == "LSTM" else "h"
+    for k, slot in enumerate(slots):
+        x0 = k * (width + gap)
+        if slot is None:
+            ax.text(x0 + width / 2, 2.2, "...", ha="center", va="center", fontsize=20)
+            _arrow(ax, x0 + width - 0.4, 2.0, x0 + width + gap - 0.02, 2.0)
+            continue
+        t = f"t={slot}" if slot != "T" else (f"t={t_total}" if t_total else "t=T")
+        ax.add_patch(_rounded(x0, 0.9, width, 3.0, "#fde0c5"))
+        ax.text(x0 + width / 2, 3.62, f"{kind} layer, {t}", ha="center", fontsize=9,
+                fontweight="bold")
+        ax.text(x0 + width / 2, 3.3, f"{u} cells", ha="center", fontsize=8)
+        gates = GATES[kind]
+        gw = (width - 0.2) / len(gates)
+        for g, (_, sym, _) in enumerate(gates):
+            gx = x0 + 0.1 + g * gw
+            _box(ax, gx + 0.04, 2.3, gw - 0.08, 0.7, f"{sym}\n({u})",
+                 "#c7e9c0" if sym not in ("c~", "h~") else "#fff2ae", fontsize=8)
+        n_show = min(u, 16)
+        cw = (width - 0.3) / n_show
+        for j in range(n_show):
+            ax.add_patch(_rounded(x0 + 0.15 + j * cw, 1.3, cw * 0.8, 0.55, "#9ecae1", pad=0.0))
+        more = "" if n_show == u else f" (first {n_show} drawn)"
+        ax.text(x0 + width / 2, 1.0, f"{state}: {u} slots{more}", ha="center", fontsize=7.5)
+        _arrow(ax, x0 + width / 2, -0.45, x0 + width / 2, 0.88)
+        feats = "feature" if d == 1 else "features"
+        ax.text(x0 + width / 2, -0.75, f"x_{t[2:]} ({d} {feats})", ha="center", fontsize=8)
+        _arrow(ax, x0 + width / 2, 3.92, x0 + width / 2, 4.6)
+        ax.text(x0 + width / 2, 4.7, f"h_{t[2:]} ({u})", ha="center", fontsize=8)
+        if k + 1 < len(slots):
+            _arrow(ax, x0 + width + 0.02, 2.0, x0 + width + gap - 0.02, 2.0)
+            ax.text(x0 + width + gap / 2, 2.15, state, ha="center", fontsize=7.5)
+
+
+def _rounded(x, y, w, h, color, pad=0.02):
+    from matplotlib.patches import FancyBboxPatch
+
+    return FancyBboxPatch((x, y), w, h, boxstyle=f"round,pad={pad},rounding_size=0.06",
+                          facecolor=color, edgecolor="#333333", linewidth=0.8)
+
+
+def plot_gates(trace, sample: int = 0, path=None):
+    """Heatmaps (cells x time) of every gate, the cell state and the hidden state of one sample.
+
+    Gates (0..1) use ``viridis`` on a fixed 0-1 scale; signed quantities (candidate, cell,
+    hidden) a diverging map centred on 0. Masked steps are greyed out.
+
+    Args:
+        trace: a `unrolled.inspect.Trace`.
+        sample: which sequence.
+        path: optional ``.png`` / ``.svg`` file.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    sample = check_index("sample", sample, trace.mask.shape[0], "the traced batch")
+    panels = [(name, label, sym) for name, sym, label in GATES[trace.layer_type]]
+    panels += [(s, f"{s} state", "c" if s == "cell" else "h") for s in trace.states]
+    u, t = trace.units, trace.mask.shape[1]
+    fig = _figure(11, 1.2 + 1.25 * len(panels) * max(1.0, min(u, 64) / 24))
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
+    order = " (processing order: reversed)" if trace.go_backwards else ""
+    fig.suptitle(f"{trace.layer_name} ({trace.layer_type}): gates and states of sample {sample}, "
+                 f"{u} cells x {t} time steps{order}; grey = masked step", fontsize=11)
+    masked = ~trace.mask[sample]
+    for ax, (name, label, sym) in zip(axes, panels):
+        data = (trace.gates.get(name) if name in trace.gates else trace.states[name])[sample].T
+        gate = name in trace.gates and name != "candidate"
+        if gate:
+            im = ax.imshow(data, aspect="auto", cmap=_GATE_CMAP, vmin=0.0, vmax=1.0,
+                           interpolation="nearest", origin="lower")
+        else:
+            lim = float(np.max(np.abs(data))) or 1.0
+            im = ax.imshow(data, aspect="auto", cmap=_SIGNED_CMAP, vmin=-lim, vmax=lim,
+                           interpolation="nearest", origin="lower")
+        for step in np.flatnonzero(masked):
+            ax.axvspan(step - 0.5, step + 0.5, color=_MASK_COLOR, alpha=0.85, linewidth=0)
+        ax.set_title(f"{label} {sym}", fontsize=9, loc="left")
+        ax.set_ylabel("cell j", fontsize=8)
+        if u <= 16:
+            ax.set_yticks(range(u))
+        ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+    axes[-1].set_xlabel("time step t", fontsize=9)
+    _save(fig, path)
+    return fig
+
+
+def plot_units(trace, sample: int = 0, units=None, path=None):
+    """Per-cell lines over time: cell state (LSTM) and hidden state of selected cells.
+
+    Args:
+        trace: a `unrolled.inspect.Trace`.
+        sample: which sequence.
+        units: cell indices to draw (default the first 8).
+        path: optional ``.png`` / ``.svg`` file.
+    """
+    sample = check_index("sample", sample, trace.mask.shape[0], "the traced batch")
+    units = list(range(min(trace.units, 8))) if units is None else list(units)
+    for j in units:
+        check_index("unit", j, trace.units, f"layer {trace.layer_name!r} (cells)")
+    names = list(trace.states)
+    fig = _figure(10, 2.6 * len(names) + 0.6)
+    axes = np.atleast_1d(fig.subplots(len(names), 1, sharex=True))
+    fig.suptitle(f"{trace.layer_name}: per-cell states over time, sample {sample}", fontsize=11)
+    steps = np.arange(trace.mask.shape[1])
+    for ax, name in zip(axes, names):
+        for j in units:
+            ax.plot(steps, trace.states[name][sample, :, j], label=f"cell {j}", linewidth=1.4)
+        for step in np.flatnonzero(~trace.mask[sample]):
+            ax.axvspan(step - 0.5, step + 0.5, color=_MASK_COLOR, alpha=0.5, linewidth=0)
+        ax.set_ylabel(f"{name} ({'c' if name == 'cell' else 'h'})", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=min(len(units), 8), loc="upper left",
+                   bbox_to_anchor=(0, 1.0))
+    axes[-1].set_xlabel("time step t", fontsize=9)
+    _save(fig, path)
+    return fig
+
+
+def _flow_kind(flow) -> str:
+    for kind, gates in GATES.items():
+        if [g[0] for g in gates] == list(flow.gates):
+            return kind
+    raise ValueError(f"Unrecognised gates {list(flow.gates)} in the gradient flow.")
+
+
+def plot_gradient_flow(flow, path=None):
+    """Norms of dLoss/dh_t, dLoss/dc_t and per-gate dLoss/dz_t against t (log scale).
+
+    Args:
+        flow: a `unrolled.inspect.GradientFlow`.
+        path: optional ``.png`` / ``.svg`` file.
+    """
+    fig = _figure(9, 4.6)
+    ax = fig.subplots()
+    sym = {"hidden": "h_t", "cell": "c_t"}
+
+    def positive(v):
+        return np.where(v > 0, v, np.nan)  # exact zeros (no dependence) leave a gap on log axes
+
+    for name in flow.states:
+        ax.plot(positive(flow.norm(name)), linewidth=2.2,
+                label=f"|dLoss/d{sym.get(name, name)}|  ({name} state)")
+    for name, s, label in GATES[_flow_kind(flow)]:
+        ax.plot(positive(flow.norm(name)), linewidth=1.0, linestyle="--",
+                label=f"|dLoss/dz_{s}|  ({label} pre-activation)")
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t", fontsize=10)
+    ax.set_ylabel("gradient norm (batch and cells)", fontsize=10)
+    ax.set_title(f"Gradient flow through {flow.layer_name} (loss {flow.loss:.4g}); small norms at "
+                 "early t = vanishing gradients", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best")
+    _save(fig, path)
+    return fig

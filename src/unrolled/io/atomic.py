@@ -1,0 +1,101 @@
+"""Atomic file writes: a reader sees the old complete file or the new complete one, never a part.
+
+Every file unrolled writes goes through `atomic_write`: the bytes go to a temporary file in the
+target's own directory (so the final rename never crosses a file system), are flushed and
+``fsync``-ed, and then ``os.replace`` swaps the temporary file in under the target name in one
+step. The directory is ``fsync``-ed too, so the rename itself survives a power cut. If the
+process dies mid-save (even by ``SIGKILL``), the target is untouched and at worst a stray
+``.<name>.*.tmp`` file is left beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path`` atomically.
+
+    Args:
+        path: the final file name.
+        overwrite: when ``False``, refuse to replace an existing file.
+
+    Raises:
+        FileExistsError: if ``path`` exists and ``overwrite`` is ``False``.
+        FileNotFoundError: if the directory of ``path`` does not exist.
+
+    Example:
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "notes.txt")
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("complete")
+        >>> open(target).read()
+        'complete'
+    """
+    target = Path(os.fspath(path))
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"Cannot save to {str(target)!r}: the directory {str(directory)!r} does not exist. "
+            "Create it first (e.g. os.makedirs(directory, exist_ok=True))."
+        )
+    if not overwrite and target.exists():
+        raise FileExistsError(
+            f"{str(target)!r} already exists and overwrite=False; pass overwrite=True to "
+            "replace it or choose another file name."
+        )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(directory)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes,
+                 overwrite: bool = True) -> None:
+    """Write ``path`` atomically from bytes, or by calling ``write(temporary_path)``.
+
+    Args:
+        path: the final file name.
+        write: the file's bytes, or a function that writes the file at the path it is given.
+        overwrite: when ``False``, refuse to replace an existing file.
+
+    Example:
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "data.bin")
+        >>> atomic_write(target, b"abc")
+        >>> open(target, "rb").read()
+        b'abc'
+    """
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        if isinstance(write, (bytes, bytearray, memoryview)):
+            tmp.write_bytes(bytes(write))
+        else:
+            write(tmp)

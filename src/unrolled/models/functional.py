@@ -1,0 +1,362 @@
+"""The functional `Model(inputs, outputs)`: a graph of layer calls recorded on `KerasTensor`s.
+
+Calling a layer on `KerasTensor`s records a `Node` (layer, arguments, outputs). The model walks
+those links back from its outputs to its inputs with Keras's algorithm (depth-first from each
+output; depth = longest path to an output), so ``model.layers`` and ``model.weights`` come out in
+Keras's order, and runs the nodes from the deepest to the shallowest. Masks flow as in Keras 3: a
+layer called with a single tensor argument receives the masks of that argument; a layer called
+with several (``lstm(x, initial_state=[h, c])``) receives none; a layer that supports masking
+attaches ``compute_mask(first_argument, mask)`` to its outputs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from unrolled.layers.base import KerasTensor, Layer, Node, unique_name
+from unrolled.layers.core import InputLayer
+from unrolled.models.model import Model
+from unrolled.training.trainer import _as_float_array
+
+
+def _flat(structure) -> list:
+    if isinstance(structure, (list, tuple)):
+        return [t for s in structure for t in _flat(s)]
+    if isinstance(structure, dict):
+        return [t for s in structure.values() for t in _flat(s)]
+    return [structure]
+
+
+def _node_of(tensor: KerasTensor) -> Node:
+    """Return the node that produced ``tensor`` (an `Input` tensor gets one on first use)."""
+    if tensor._node is None:
+        if not isinstance(tensor._layer, InputLayer):
+            raise ValueError(f"{tensor} was not produced by a layer call or by `Input`; build "
+                             "the graph from `unrolled.Input(shape=...)` tensors.")
+        tensor._node = Node(tensor._layer, (), {}, tensor, is_input=True)
+    return tensor._node
+
+
+def _fill(structure, values: dict):
+    """Replace every `KerasTensor` in ``structure`` by ``values[id(tensor)]``."""
+    if isinstance(structure, KerasTensor):
+        return values[id(structure)]
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_fill(s, values) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _fill(v, values) for k, v in structure.items()}
+    return structure
+
+
+class _Inputs:
+    """Several input arrays travelling together (indexed by sample, a JAX pytree)."""
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.arrays[0].shape[0],)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> _Inputs:
+        return _Inputs([a[index] for a in self.arrays])
+
+
+jax.tree_util.register_pytree_node(_Inputs, lambda b: (b.arrays, None),
+                                   lambda _, children: _Inputs(children))
+
+
+class Functional(Model):
+    """A model defined by its input and output tensors, as ``keras.Model(inputs, outputs)``.
+
+    Args:
+        inputs: an `Input` tensor or a list of them.
+        outputs: a tensor computed from ``inputs`` by layer calls, or a list of them.
+        name: model name (``functional``, ``functional_1``, ... by default).
+
+    Example:
+        >>> import numpy as np
+        >>> import unrolled
+        >>> from unrolled import layers
+        >>> a = unrolled.Input(shape=(5, 3))
+        >>> b = unrolled.Input(shape=(5, 2))
+        >>> x = layers.Concatenate()([a, b])
+        >>> out = layers.Dense(1)(layers.LSTM(4)(x))
+        >>> model = unrolled.Model([a, b], out)
+        >>> model.predict([np.zeros((2, 5, 3)), np.zeros((2, 5, 2))], verbose=0).shape
+        (2, 1)
+
+    """
+
+    def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True,
+                 **kwargs):
+        super().__init__(name=name or unique_name("functional"), trainable=trainable, **kwargs)
+        self._multi_input = isinstance(inputs, (list, tuple, dict))
+        self._multi_output = isinstance(outputs, (list, tuple))
+        self.inputs = list(inputs.values()) if isinstance(inputs, dict) else _flat(inputs)
+        self.outputs = _flat(outputs)
+        for what, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            bad = [t for t in tensors if not isinstance(t, KerasTensor)]
+            if bad or not tensors:
+                raise ValueError(
+                    f"Model {what} must be symbolic tensors (from unrolled.Input(...) and layer "
+                    f"calls on them); received {bad[0] if bad else 'nothing'!r}."
+                )
+        self._map_graph()
+        self.built = True
+
+    # ------------------------------------------------------------------ graph
+    def _map_graph(self) -> None:
+        input_ids = {id(t) for t in self.inputs}
+        finished, in_progress, ordered, first_seen = set(), set(), [], {}
+
+        def visit(tensor):
+            node = _node_of(tensor)
+            if id(node) in finished:
+                return
+            if not node.is_input and id(tensor) in input_ids:
+                finished.add(id(node))
+                return
+            if id(node) in in_progress:
+                raise ValueError(f"The graph has a cycle through layer {node.layer.name!r}.")
+            first_seen.setdefault(id(node.layer), len(first_seen))
+            in_progress.add(id(node))
+            for parent in node.input_tensors:
+                visit(parent)
+            in_progress.discard(id(node))
+            finished.add(id(node))
+            ordered.append(node)
+
+        for out in self.outputs:
+            visit(out)
+        node_ids = {id(n) for n in ordered}
+        node_depth: dict[int, int] = {}
+        layer_depth: dict[int, int] = {}
+        layers = {}
+        for node in reversed(ordered):
+            depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = depth
+            node_depth[id(node)] = depth
+            layers[id(node.layer)] = node.layer
+            for parent in node.input_tensors:
+                pnode = _node_of(parent)
+                if id(pnode) in node_ids:
+                    node_depth[id(pnode)] = max(depth + 1, node_depth.get(id(pnode), 0))
+        for tensor in self.inputs:  # inputs not connected to any output still count
+            node = _node_of(tensor)
+            if node.is_input and id(node.layer) not in layer_depth:
+                layer_depth[id(node.layer)] = 0
+                first_seen[id(node.layer)] = -1
+                layers[id(node.layer)] = node.layer
+        self._layers = sorted(layers.values(), key=lambda lay: (-layer_depth[id(lay)],
+                                                                first_seen[id(lay)]))
+        self._nodes = sorted(ordered, key=lambda n: -node_depth[id(n)])
+        computable = set(input_ids)
+        for node in self._nodes:
+            if node.is_input and id(node.outputs) not in input_ids:
+                raise ValueError(
+                    f"Graph disconnected: the output depends on input {node.layer.name!r} "
+                    f"(shape {node.outputs.shape}), which is not among the model's inputs "
+                    f"{[t.name for t in self.inputs]}. Pass it in `inputs=` as well."
+                )
+            for tensor in node.input_tensors:
+                if id(tensor) not in computable:
+                    raise ValueError(
+                        f"Graph disconnected: cannot compute {tensor} (input of layer "
+                        f"{node.layer.name!r}) from the model's inputs. Pass the tensors it "
+                        "comes from in `inputs=`."
+                    )
+            computable.update(id(t) for t in _flat(node.outputs))
+        names = [lay.name for lay in self._layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"The layer names {duplicates} are used more than once in the "
+                             "model; every layer in a model needs a unique name.")
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers (input layers included), in Keras's order."""
+        return list(self._layers)
+
+    def get_layer(self, name: str) -> Layer:
+        """Return the layer called ``name``."""
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        names = [x.name for x in self._layers]
+        raise ValueError(f"No layer named {name!r}; the model has {names}.")
+
+    @property
+    def weights(self):
+        """All weights, layer by layer in `layers` order (shared layers once)."""
+        out, seen = [], set()
+        for layer in self._layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self):
+        """Weights an optimizer updates, in `weights` order."""
+        if not self.trainable:
+            return []
+        ids = {id(w) for lay in self._layers for w in lay.trainable_weights}
+        return [w for w in self.weights if id(w) in ids]
+
+    @property
+    def non_trainable_weights(self):
+        """Weights an optimizer leaves alone, in `weights` order."""
+        ids = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in ids]
+
+    # ---------------------------------------------------------------- forward
+    def _forward_layers(self, x, training: bool):
+        arrays = self._split_inputs(x)
+        values = {id(t): a for t, a in zip(self.inputs, arrays, strict=True)}
+        masks = {id(t): None for t in self.inputs}
+        for node in self._nodes:
+            if node.is_input:
+                continue
+            layer = node.layer
+            args = _fill(node.args, values)
+            kwargs = _fill(node.kwargs, values)
+            first_masks = _fill(node.args, masks)
+            if not node.tensor_kwargs and any(m is not None for m in _flat(first_masks)):
+                kwargs["mask"] = first_masks
+            outputs = layer.call(args, training=training, **kwargs)
+            out_flat = _flat(outputs) if isinstance(node.outputs, list) else [outputs]
+            out_masks = [None] * len(out_flat)
+            if layer.supports_masking:
+                computed = layer.compute_mask(
+                    args, first_masks if any(m is not None for m in _flat(first_masks)) else None)
+                if computed is not None:
+                    out_masks = (list(computed) if isinstance(computed, (list, tuple))
+                                 else [computed] + [None] * (len(out_flat) - 1))
+            for tensor, value, mask in zip(_flat(node.outputs), out_flat, out_masks, strict=True):
+                values[id(tensor)] = value
+                masks[id(tensor)] = mask
+        ys = [values[id(t)] for t in self.outputs]
+        ms = [masks[id(t)] for t in self.outputs]
+        if self._multi_output:
+            return ys, ms
+        return ys[0], ms[0]
+
+    def _split_inputs(self, x) -> list:
+        if isinstance(x, _Inputs):
+            arrays = x.arrays
+        elif isinstance(x, dict):
+            arrays = [x[t.name] for t in self.inputs]
+        elif isinstance(x, (list, tuple)):
+            arrays = list(x)
+        else:
+            arrays = [x]
+        if len(arrays) != len(self.inputs):
+            raise ValueError(
+                f"Model {self.name!r} expects {len(self.inputs)} input(s) with shapes "
+                f"{[t.shape for t in self.inputs]}, but received {len(arrays)}. Pass a list with "
+                "one array per input, in the order of `model.inputs`."
+            )
+        return [jnp.asarray(a) for a in arrays]
+
+    def call(self, inputs, mask=None, training=False):
+        """Compute the outputs from JAX arrays."""
+        y, _ = self._forward_layers(inputs, training)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        """Return the output shape for ``input_shape``."""
+        shapes = [t.shape for t in self.outputs]
+        return shapes if self._multi_output else shapes[0]
+
+    # ---------------------------------------------------------- trainer hooks
+    def _expected_input_shape(self):
+        return None if len(self.inputs) > 1 else self.inputs[0].shape
+
+    def _output_shape(self):
+        return getattr(self, "_resolved_output_shape", None) or self.outputs[0].shape
+
+    def _coerce_x(self, x, what: str):
+        return self._check_x(x, what) if len(self.inputs) > 1 else super()._coerce_x(x, what)
+
+    def _check_x(self, x, what: str):
+        if isinstance(x, _Inputs):
+            return x
+        if len(self.inputs) == 1:
+            if isinstance(x, (list, tuple)) and len(x) == 1:
+                x = x[0]
+            return super()._check_x(x, what)
+        if isinstance(x, dict):
+            missing = [t.name for t in self.inputs if t.name not in x]
+            if missing:
+                raise ValueError(f"{what}: the input dict lacks {missing}; the model's inputs "
+                                 f"are {[t.name for t in self.inputs]}.")
+            x = [x[t.name] for t in self.inputs]
+        if not isinstance(x, (list, tuple)) or len(x) != len(self.inputs):
+            got = len(x) if isinstance(x, (list, tuple)) else f"1 array of shape {np.shape(x)}"
+            raise ValueError(
+                f"{what}: model {self.name!r} has {len(self.inputs)} inputs with shapes "
+                f"{[t.shape for t in self.inputs]}; received {got}. Pass a list with one array "
+                "per input, in the order of `model.inputs`."
+            )
+        arrays = []
+        for i, (tensor, a) in enumerate(zip(self.inputs, x, strict=True)):
+            a = _as_float_array(a, f"Input {i} ({tensor.name}) passed to {what}")
+            want = tensor.shape
+            if a.ndim != len(want) or any(w is not None and w != g
+                                          for w, g in zip(want[1:], a.shape[1:], strict=True)):
+                raise ValueError(f"{what}: input {i} ({tensor.name}) expects shape {want}; "
+                                 f"received {a.shape}.")
+            arrays.append(a)
+        counts = {a.shape[0] for a in arrays}
+        if len(counts) > 1:
+            raise ValueError(f"{what}: all inputs need the same number of samples; received "
+                             f"{[a.shape[0] for a in arrays]}.")
+        return _Inputs(arrays)
+
+    def _check_y(self, y, x, what: str):
+        if self._multi_output:
+            raise NotImplementedError(
+                f"{what} on a model with {len(self.outputs)} outputs is not supported yet; "
+                "train a model with one output (predict works with several)."
+            )
+        # Resolve variable dims (e.g. time, from Input(shape=(None, F))) for these inputs, so
+        # the label check compares real sizes.
+        arrays = x.arrays if isinstance(x, _Inputs) else [x]
+        specs = [jax.ShapeDtypeStruct((1, *np.shape(a)[1:]), jnp.float32) for a in arrays]
+        spec = _Inputs(specs) if isinstance(x, _Inputs) else specs[0]
+        out = jax.eval_shape(lambda v: self._forward_layers(v, False)[0], spec)
+        self._resolved_output_shape = (None, *out.shape[1:])
+        return super()._check_y(y, x, what)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Return the outputs for ``x`` (one array per input, in order): an array, or a list."""
+        if not self._multi_output:
+            return super().predict(x, batch_size=batch_size, verbose=verbose)
+        x_np = self._check_x(x, "predict")
+        n = x_np.shape[0]
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if getattr(self, "_predict_fn", None) is None:
+            self._predict_fn = self._make_predict_fn()
+        idx, _ = self._batches(n, min(batch_size, max(n, 1)), np.arange(n))
+        tv = [w.value for w in self.trainable_weights]
+        ntv = [w.value for w in self.non_trainable_weights]
+        outs = [self._predict_fn(tv, ntv, x_np[i]) for i in idx]
+        return [np.asarray(jnp.concatenate(parts, axis=0))[:n] for parts in zip(*outs, strict=True)]
+
+    # ---------------------------------------------------------------- summary
+    def _summary_rows(self):
+        rows = []
+        for layer in self._layers:
+            nodes = [n for n in getattr(layer, "_inbound_nodes", []) if n in self._nodes]
+            outs = nodes[0].outputs if nodes else None
+            shape = ([t.shape for t in outs] if isinstance(outs, list)
+                     else outs.shape if outs is not None else ("?",))
+            rows.append((layer, shape))
+        return rows
