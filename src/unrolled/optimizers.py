@@ -5,7 +5,14 @@
 
 from unrolled.training import schedules
 from unrolled.training.optimizers import (
-    SGD, Adagrad, Adam, AdamW, Optimizer, OptState, RMSprop, get,
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Optimizer,
+    OptState,
+    RMSprop,
+    get,
 )
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "OptState", "Optimizer", "RMSprop", "get",

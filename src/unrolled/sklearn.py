@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from unrolled import layers, models, optimizers, utils
 
@@ -107,7 +107,41 @@ class _LSTMEstimator(BaseEstimator):
             out[i, :len(s)] = s
         return out
 
+    def _targets(self, y, n: int) -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if len(y) != n:
+            raise ValueError(f"X holds {n} sequences but y has {len(y)} entries; give one "
+                             "target per sequence.")
+        return y
+
     # ------------------------------------------------------------------- model
+    def _build(self, features: int, outputs: int, activation: str):
+        return models.Sequential([
+            layers.Input(shape=(None, features)), layers.Masking(self.mask_value),
+            layers.LSTM(int(self.units)), layers.Dense(outputs), layers.Activation(activation),
+        ])
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        model = state.pop("model_", None)
+        if model is not None:  # compiled JAX functions do not pickle: keep the weights
+            dense = model.layers[2]
+            state["_model_state"] = (model._input_batch_shape[-1], dense.units,
+                                     model.layers[3].get_config()["activation"],
+                                     model.get_weights())
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_model_state", None)
+        self.__dict__.update(state)
+        if saved is not None:
+            features, outputs, activation, weights = saved
+            self.model_ = self._build(features, outputs, activation)
+            self.model_.set_weights(weights)
+
     def _fit_model(self, x: np.ndarray, y: np.ndarray, outputs: int, activation: str,
                    loss: str):
         if not isinstance(self.units, (int, np.integer)) or self.units <= 0:
@@ -115,10 +149,7 @@ class _LSTMEstimator(BaseEstimator):
         seed = (int(np.random.randint(0, 2**31 - 1)) if self.random_state is None
                 else int(self.random_state))
         utils.set_random_seed(seed)
-        model = models.Sequential([
-            layers.Input(shape=(None, x.shape[-1])), layers.Masking(self.mask_value),
-            layers.LSTM(int(self.units)), layers.Dense(outputs), layers.Activation(activation),
-        ])
+        model = self._build(x.shape[-1], outputs, activation)
         model.compile(optimizer=optimizers.Adam(learning_rate=self.learning_rate), loss=loss)
         model.fit(x, y, batch_size=int(self.batch_size), epochs=int(self.epochs),
                   verbose=self.verbose)
@@ -162,10 +193,7 @@ class LSTMClassifier(ClassifierMixin, _LSTMEstimator):
     def fit(self, X, y):
         """Train on sequences ``X`` and labels ``y``; returns ``self``."""
         x = self._sequences(X, reset=True)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(x):
-            raise ValueError(f"y must be 1D with one label per sequence ({len(x)}); got shape "
-                             f"{y.shape}.")
+        y = column_or_1d(self._targets(y, len(x)), warn=True)
         check_classification_targets(y)
         self.classes_, index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -205,15 +233,15 @@ class LSTMRegressor(RegressorMixin, _LSTMEstimator):
 
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def fit(self, X, y):
         """Train on sequences ``X`` and targets ``y`` ``(N,)`` or ``(N, k)``; returns ``self``."""
         x = self._sequences(X, reset=True)
-        y = np.asarray(y, dtype=np.float32)
-        if y.ndim not in (1, 2) or len(y) != len(x):
-            raise ValueError(f"y must be (N,) or (N, k) with N = {len(x)} sequences; got shape "
-                             f"{y.shape}.")
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; clean the targets first.")
+        y = self._targets(y, len(x)).astype(np.float32)
         self._y_1d = y.ndim == 1
         y2 = y.reshape(len(y), -1)  # (N, k)
         return self._fit_model(x, y2, y2.shape[1], "linear", "mean_squared_error")

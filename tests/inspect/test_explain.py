@@ -42,11 +42,11 @@ def test_numbers_in_explain_are_the_weights(kind, units, d, t):
     gates = inspect.weights.gate_names(layer)
     rows = re.findall(r"\[(\d+)-(\d+)\]\s+column:(.*)", text)
     assert len(rows) == len(gates)
-    for gate, (lo, hi, cols) in zip(gates, rows):
+    for gate, (lo, hi, cols) in zip(gates, rows, strict=False):
         cols = [int(v) for v in cols.split() if v != "..."]
         np.testing.assert_array_equal(inspect.weights.gate_columns(layer, gate),
                                       np.arange(int(lo), int(hi) + 1))
-        for j, col in zip(cells, cols):
+        for j, col in zip(cells, cols, strict=False):
             assert inspect.gate_weights(layer, gate, unit=j).columns.tolist() == [col]
     if kind == "LSTM":  # unit_forget_bias: exactly the columns named as the forget block are 1
         lo, hi, _ = rows[1]

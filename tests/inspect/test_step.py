@@ -10,7 +10,8 @@ from unrolled import inspect
 
 
 @pytest.fixture(scope="module")
-def case():
+def case(clear_sessions):
+    clear_sessions()  # module fixtures run before the per-test reset: start names at lstm
     rng = np.random.default_rng(7)
     x = masked_batch(rng, 3, 6, 2)
     model = lstm_model(3, t=6, d=2)

@@ -159,8 +159,8 @@ def test_masks_that_are_not_right_padding_are_refused(pattern, where, rng):
 
 
 @pytest.mark.parametrize("layer_kwargs,message", [
-    ({"activation": "relu"}, "only computes tanh/sigmoid"),
-    ({"recurrent_activation": "hard_sigmoid"}, "only computes tanh/sigmoid"),
+    ({"activation": "relu"}, "supports only the defaults tanh/sigmoid"),
+    ({"recurrent_activation": "hard_sigmoid"}, "supports only the defaults tanh/sigmoid"),
     ({"go_backwards": True}, "outside a Bidirectional"),
     ({"return_state": True}, "return_state"),
 ])

@@ -54,7 +54,7 @@ def _np(out):
 
 def _assert_same(got, want):
     assert len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, atol=1e-5, rtol=1e-5)
 
 

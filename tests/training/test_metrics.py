@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import assert_close
 
+from conftest import assert_close
 from unrolled import metrics
 
 

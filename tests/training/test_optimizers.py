@@ -6,8 +6,8 @@ after 4 updates must match Keras to 1e-5.
 
 import numpy as np
 import pytest
-from conftest import assert_close, flat
 
+from conftest import assert_close, flat
 from unrolled import optimizers
 from unrolled.optimizers import schedules
 

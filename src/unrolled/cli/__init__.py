@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unrolled.cli import demo, inspect_cmds
+from unrolled.cli import demo, files, inspect_cmds
 
 # Subcommand modules, in the order `unrolled --help` lists them. Each has
 # ``add_parser(subparsers)`` which sets ``func(args) -> int`` as the parser default.
-COMMANDS = [demo, inspect_cmds]
+COMMANDS = [demo, files, inspect_cmds]
 
 
 class CLIError(Exception):

@@ -53,7 +53,7 @@ def load_model_file(path: str):
 
 
 def load_data(spec: str) -> np.ndarray:
-    """Inputs from a ``.npy``/``.npz`` file or a bundled dataset's test split."""
+    """Load inputs from a ``.npy``/``.npz`` file or a bundled dataset's test split."""
     if spec.endswith((".npy", ".npz")):
         if not os.path.exists(spec):
             raise FileNotFoundError(f"No data file at {spec!r}.")
@@ -82,7 +82,7 @@ def _index_errors(fn, *args, **kwargs):
 
 
 def explain_model(model, step=False, x=None, sample=0, t=None, unit=0, layer=None) -> str:
-    """The text ``unrolled explain`` prints for a model object."""
+    """Return the text ``unrolled explain`` prints for a model object."""
     from unrolled import inspect
 
     if not step:

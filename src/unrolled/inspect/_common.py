@@ -31,7 +31,7 @@ def kind_of(layer) -> str | None:
 
 
 def model_layers(model) -> list:
-    """The model's layers (a bare recurrent layer counts as a one-layer model)."""
+    """Return the model's layers (a bare recurrent layer counts as a one-layer model)."""
     layers = getattr(model, "layers", None)
     return list(layers) if layers is not None else [model]
 
@@ -48,6 +48,7 @@ def resolve_layer(model, layer=None):
 
     Raises:
         ValueError: if the model has no recurrent layer, or ``layer`` names no recurrent layer.
+
     """
     layers = model_layers(model)
     recurrent = [(i, lay) for i, lay in enumerate(layers) if kind_of(lay) is not None]

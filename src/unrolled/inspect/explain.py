@@ -33,7 +33,7 @@ def column_grid(kind: str, units: int, max_cells: int = 16) -> list[str]:
 
     def row(values) -> str:
         out = []
-        for i, (j, v) in enumerate(zip(shown, values)):
+        for i, (j, v) in enumerate(zip(shown, values, strict=False)):
             if i and j != shown[i - 1] + 1:
                 out.append(f"{'...':>{width}}")
             out.append(f"{v:>{width}}")
@@ -131,6 +131,7 @@ def explain(model) -> str:
         >>> model = models.Sequential([layers.Input(shape=(24, 1)), layers.LSTM(16)])
         >>> "LSTM(16) is ONE layer of 16 memory cells" in inspect.explain(model)
         True
+
     """
     from unrolled.inspect._common import resolve_layer
 
@@ -147,7 +148,7 @@ def explain(model) -> str:
     lines = [f"Model {model.name!r}: {len(layers)} layer(s), input shape {in_shape}, "
              f"{total:,} parameters."]
     shape = in_shape
-    for i, (layer, out) in enumerate(zip(layers, out_shapes)):
+    for i, (layer, out) in enumerate(zip(layers, out_shapes, strict=False)):
         kind = kind_of(layer)
         d = shape[-1] if shape is not None else None
         lines.append("")

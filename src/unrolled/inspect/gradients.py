@@ -30,6 +30,7 @@ class GradientFlow:
         states: ``{"hidden": dLoss/dh_t, "cell": dLoss/dc_t}``, each ``(B, T, u)``.
         gates: ``dLoss/dz_t`` for each gate's pre-activation, ``(B, T, u)``.
         mask: ``(B, T)``; time axes are in processing order (reversed for ``go_backwards``).
+
     """
 
     layer_name: str
@@ -84,17 +85,20 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
         ValueError: without a loss, for a model without recurrent layers or mismatched shapes.
 
     Example:
-        Vanishing gradients: with small recurrent weights the loss barely depends on early steps.
+        Vanishing gradients: with forget gates at 0.5 (zero weights, no forget bias) the
+        gradient reaching ``c_t`` halves with every step back in time.
 
         >>> import numpy as np
         >>> from unrolled import inspect, layers, models
         >>> model = models.Sequential([layers.Input(shape=(40, 1)),
-        ...     layers.LSTM(4, recurrent_initializer="zeros", kernel_initializer="ones"),
+        ...     layers.LSTM(4, kernel_initializer="zeros", recurrent_initializer="zeros",
+        ...                 unit_forget_bias=False),
         ...     layers.Dense(1, activation="sigmoid")])
         >>> x = np.ones((2, 40, 1), "float32"); y = np.ones((2, 1), "float32")
         >>> flow = inspect.gradient_flow(model, x, y, loss="binary_crossentropy")
-        >>> bool(flow.cell_norm[0] < 1e-6 * flow.cell_norm[-1])
-        True
+        >>> round(float(flow.cell_norm[0] / flow.cell_norm[-2]), 14)  # 0.5 ** 38
+        3.64e-12
+
     """
     index, lay = resolve_layer(model, layer)
     kind = kind_of(lay)
@@ -134,7 +138,7 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
     gate_grads = np.split(bm(grads["z"]), n_gates, axis=-1)
     return GradientFlow(
         layer_name=lay.name, loss=float(value),
-        states={n: bm(g) for n, g in zip(STATES[kind], grads["states"])},
-        gates={g[0]: a for g, a in zip(GATES[kind], gate_grads)},
+        states={n: bm(g) for n, g in zip(STATES[kind], grads["states"], strict=False)},
+        gates={g[0]: a for g, a in zip(GATES[kind], gate_grads, strict=False)},
         mask=np.asarray(keep), go_backwards=bool(lay.go_backwards),
     )

@@ -44,6 +44,7 @@ def export_lstmvis(model, x, directory, tokens=None, bins: int = 10,
 
     Raises:
         ImportError: without h5py. ValueError: without recurrent layers or for bad tokens.
+
     """
     try:
         import h5py

@@ -68,6 +68,7 @@ def plot_architecture(model, path=None, layer=None, max_steps: int = 3):
 
     Returns:
         The matplotlib ``Figure``.
+
     """
     _, rec = resolve_layer(model, layer)
     layers = model_layers(model)
@@ -81,7 +82,7 @@ def plot_architecture(model, path=None, layer=None, max_steps: int = 3):
     left.axis("off")
     left.set_title("Layers (output shapes, parameters)", fontsize=11)
     rows = [("Input", f"shape {_shape(in_shape) if in_shape else '?'}", "#f0f0f0")]
-    for lay, s in zip(layers, shapes):
+    for lay, s in zip(layers, shapes, strict=False):
         kind = kind_of(lay)
         units = f", {lay.cell.units} cells" if kind in GATES else ""
         rows.append((f"{lay.name} ({type(lay).__name__}{units})",
@@ -170,6 +171,7 @@ def plot_gates(trace, sample: int = 0, path=None):
 
     Returns:
         The matplotlib ``Figure``.
+
     """
     sample = check_index("sample", sample, trace.mask.shape[0], "the traced batch")
     panels = [(name, label, sym) for name, sym, label in GATES[trace.layer_type]]
@@ -181,7 +183,7 @@ def plot_gates(trace, sample: int = 0, path=None):
     fig.suptitle(f"{trace.layer_name} ({trace.layer_type}): gates and states of sample {sample}, "
                  f"{u} cells x {t} time steps{order}; grey = masked step", fontsize=11)
     masked = ~trace.mask[sample]
-    for ax, (name, label, sym) in zip(axes, panels):
+    for ax, (name, label, sym) in zip(axes, panels, strict=False):
         data = (trace.gates.get(name) if name in trace.gates else trace.states[name])[sample].T
         gate = name in trace.gates and name != "candidate"
         if gate:
@@ -212,6 +214,7 @@ def plot_units(trace, sample: int = 0, units=None, path=None):
         sample: which sequence.
         units: cell indices to draw (default the first 8).
         path: optional ``.png`` / ``.svg`` file.
+
     """
     sample = check_index("sample", sample, trace.mask.shape[0], "the traced batch")
     units = list(range(min(trace.units, 8))) if units is None else list(units)
@@ -222,7 +225,7 @@ def plot_units(trace, sample: int = 0, units=None, path=None):
     axes = np.atleast_1d(fig.subplots(len(names), 1, sharex=True))
     fig.suptitle(f"{trace.layer_name}: per-cell states over time, sample {sample}", fontsize=11)
     steps = np.arange(trace.mask.shape[1])
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=False):
         for j in units:
             ax.plot(steps, trace.states[name][sample, :, j], label=f"cell {j}", linewidth=1.4)
         for step in np.flatnonzero(~trace.mask[sample]):
@@ -249,6 +252,7 @@ def plot_gradient_flow(flow, path=None):
     Args:
         flow: a `unrolled.inspect.GradientFlow`.
         path: optional ``.png`` / ``.svg`` file.
+
     """
     fig = _figure(9, 4.6)
     ax = fig.subplots()

@@ -37,6 +37,7 @@ class Step:
         c, h: this cell's new cell and hidden state (after masking).
         masked: whether the step is masked (then ``c == c_prev`` and ``h == h_prev[unit]``).
         c_computed, h_computed: what the cell computed before masking.
+
     """
 
     layer_name: str
@@ -56,7 +57,7 @@ class Step:
     h_computed: float
 
     def gate(self, name: str) -> GateStep:
-        """The `GateStep` named ``name`` (``"forget_gate"``)."""
+        """Return the `GateStep` named ``name`` (``"forget_gate"``)."""
         for g in self.gates:
             if g.name == name:
                 return g
@@ -129,6 +130,7 @@ def step_by_step(model, x, sample: int = 0, t: int | None = None, unit: int = 0,
         >>> step = inspect.step_by_step(model, np.ones((1, 4, 1), "float32"), t=3, unit=1)
         >>> step.gate("forget_gate").bias
         1.0
+
     """
     _, lay = resolve_layer(model, layer)
     if kind_of(lay) == "Bidirectional":

@@ -16,7 +16,12 @@ import numpy as np
 
 from unrolled.inspect import _cells
 from unrolled.inspect._common import (
-    GATES, STATES, check_inputs, kind_of, model_layers, resolve_layer,
+    GATES,
+    STATES,
+    check_inputs,
+    kind_of,
+    model_layers,
+    resolve_layer,
 )
 
 
@@ -43,6 +48,7 @@ class Trace:
         output: what the layer returns (``(B, T, u)`` or ``(B, u)``).
         go_backwards: if ``True`` every time axis is in processing order: index ``k`` is input
             step ``T - 1 - k`` (see `time_index`), as Keras orders a backward layer's outputs.
+
     """
 
     layer_name: str
@@ -78,7 +84,7 @@ class Trace:
         return np.arange(t)[::-1].copy() if self.go_backwards else np.arange(t)
 
     def last_valid_step(self, sample: int) -> int | None:
-        """Processing index of the last unmasked step of ``sample`` (``None`` if none)."""
+        """Return the processing index of ``sample``'s last unmasked step (``None`` if none)."""
         valid = np.flatnonzero(self.mask[sample])
         return int(valid[-1]) if valid.size else None
 
@@ -109,6 +115,7 @@ def run_instrumented(layer, inputs, mask, offsets=None):
         dict with ``gates``, ``recurrent`` (lists of ``(B, T, u)``), ``states`` (list of
         ``(B, T, u)``), ``input_part`` ``(B, T, G*u)``, ``bias``, ``mask`` ``(B, T)``,
         ``inputs``, ``sequence`` (the emitted outputs) and ``last``, in processing order.
+
     """
     kind = kind_of(layer)
     cell = layer.cell
@@ -131,7 +138,8 @@ def run_instrumented(layer, inputs, mask, offsets=None):
     def body(states, xs):
         zx_t, keep_t, es_t, ez_t = xs
         new, gates, rec = step(zx_t, states, ez_t)
-        new = [jnp.where(keep_t[:, None], n, s) + e for n, s, e in zip(new, states, es_t)]
+        new = [jnp.where(keep_t[:, None], n, s) + e
+               for n, s, e in zip(new, states, es_t, strict=True)]
         return new, (gates, rec, new)
 
     xs = (jnp.swapaxes(zx, 0, 1), keep.T, e_states, e_z)  # time-major
@@ -150,7 +158,7 @@ def run_instrumented(layer, inputs, mask, offsets=None):
 
 
 def layer_output(layer, record):
-    """What the layer itself returns, from `run_instrumented`'s record (input order)."""
+    """Return what the layer itself returns, from `run_instrumented`'s record (input order)."""
     return record["sequence"] if layer.return_sequences else record["last"]
 
 
@@ -183,11 +191,13 @@ def _to_trace(layer, kind, rec) -> Trace:
     recs = [np.asarray(r) for r in rec["recurrent"]]
     return Trace(
         layer_name=layer.name, layer_type=kind, units=u,
-        gates={n: np.asarray(g) for n, g in zip(names, rec["gates"])},
-        pre_activations={n: p + r + bb for n, p, r, bb in zip(names, parts, recs, biases)},
-        input_parts=dict(zip(names, parts)), recurrent_parts=dict(zip(names, recs)),
-        bias_parts=dict(zip(names, biases)),
-        states={n: np.asarray(s) for n, s in zip(STATES[kind], rec["states"])},
+        gates={n: np.asarray(g) for n, g in zip(names, rec["gates"], strict=False)},
+        pre_activations={n: p + r + bb
+                         for n, p, r, bb in zip(names, parts, recs, biases, strict=True)},
+        input_parts=dict(zip(names, parts, strict=True)),
+        recurrent_parts=dict(zip(names, recs, strict=True)),
+        bias_parts=dict(zip(names, biases, strict=False)),
+        states={n: np.asarray(s) for n, s in zip(STATES[kind], rec["states"], strict=False)},
         mask=np.asarray(rec["mask"]), inputs=np.asarray(rec["inputs"]),
         output=np.asarray(layer_output(layer, rec)), go_backwards=bool(layer.go_backwards),
     )
@@ -230,6 +240,7 @@ def trace(model, x, layer=None) -> Trace | BidirectionalTrace:
         ((2, 5, 3), (2, 5, 3))
         >>> bool(np.allclose(tr.hidden[:, -1], model.predict(np.ones((2, 5, 1)), verbose=0)))
         True
+
     """
     index, lay = resolve_layer(model, layer)
     arr = check_inputs(model, x)

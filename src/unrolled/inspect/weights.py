@@ -24,6 +24,7 @@ class GateWeights:
         kernel: ``(D,)`` for one cell, ``(D, u)`` for all.
         recurrent_kernel: ``(u,)`` / ``(u, u)``: weight from each previous ``h`` entry.
         bias: scalar / ``(u,)`` (the input bias for a GRU with ``reset_after``), or ``None``.
+
     """
 
     gate: str
@@ -95,6 +96,7 @@ def gate_weights(layer, gate: str, unit: int | None = None) -> GateWeights:
         >>> w = inspect.gate_weights(lstm, "forget", unit=3)
         >>> w.columns.tolist(), w.kernel.shape, float(w.bias)
         ([7], (3,), 1.0)
+
     """
     cols = gate_columns(layer, gate, unit)
     _, cell = _cell(layer)
@@ -116,11 +118,12 @@ def gate_weights(layer, gate: str, unit: int | None = None) -> GateWeights:
 
 
 def weight_table(layer, max_units: int | None = None) -> str:
-    """A printable table: one row per (gate, cell) with its column, bias and weight norms.
+    """Return a printable table: one row per (gate, cell) with its column, bias and weight norms.
 
     Args:
         layer: an LSTM, GRU or SimpleRNN layer.
         max_units: show at most this many cells per gate (all by default).
+
     """
     kind, cell = _cell(layer)
     u = cell.units

@@ -47,8 +47,10 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
         >>> target = os.path.join(tempfile.mkdtemp(), "notes.txt")
         >>> with atomic_path(target) as tmp:
         ...     _ = tmp.write_text("complete")
-        >>> open(target).read()
+        >>> from pathlib import Path
+        >>> Path(target).read_text()
         'complete'
+
     """
     target = Path(os.fspath(path))
     directory = target.parent if str(target.parent) else Path(".")
@@ -91,8 +93,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes,
         >>> import os, tempfile
         >>> target = os.path.join(tempfile.mkdtemp(), "data.bin")
         >>> atomic_write(target, b"abc")
-        >>> open(target, "rb").read()
+        >>> from pathlib import Path
+        >>> Path(target).read_bytes()
         b'abc'
+
     """
     with atomic_path(path, overwrite=overwrite) as tmp:
         if isinstance(write, (bytes, bytearray, memoryview)):

@@ -69,6 +69,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
         >>> model.save(path)
         >>> models.load_model(path).count_params()
         72
+
     """
     path = os.fspath(filepath)
     if not str(path).endswith(".keras"):
@@ -120,6 +121,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         FileNotFoundError: if the file does not exist.
         ValueError: for a damaged file, one of another format, or a layer unrolled does not
             support, naming the file and what is wrong.
+
     """
     path = os.fspath(filepath)
     source = f"Model file {path!r}"

@@ -57,12 +57,12 @@ def load_weights_group(group, model, source: str) -> None:
             f"({[n for n, _ in stored]}) but the model has {len(layers)} layers with weights "
             f"({[layer.name for layer in layers]}).")
     pending = []
-    for layer, (name, arrays) in zip(layers, stored):
+    for layer, (name, arrays) in zip(layers, stored, strict=True):
         if len(arrays) != len(layer.weights):
             raise UnreadableFileError(
                 f"{source}: layer {name!r} has {len(arrays)} arrays in the file but "
                 f"{layer.name!r} has {len(layer.weights)} weights.")
-        for var, arr in zip(layer.weights, arrays):
+        for var, arr in zip(layer.weights, arrays, strict=True):
             if tuple(arr.shape) != var.shape or not np.all(np.isfinite(arr)):
                 raise UnreadableFileError(
                     f"{source}: weight {var.path!r} expects shape {var.shape} of finite "
@@ -104,6 +104,7 @@ def load_model(filepath, compile: bool = True):
     Raises:
         ValueError: for a damaged file, a weights-only file, or a layer unrolled does not
             support (naming it).
+
     """
     path = os.fspath(filepath)
     source = f"Model file {path!r}"

@@ -21,6 +21,7 @@ from unrolled.training import losses as losses_module
 from unrolled.training import metrics as metrics_module
 from unrolled.training import optimizers as optimizers_module
 
+
 class UnreadableFileError(ValueError):
     """A model or weights file that is damaged, of another format, or does not fit the model."""
 
@@ -29,6 +30,8 @@ class UnreadableFileError(ValueError):
 #: no such activation, so real Keras refuses the file rather than silently changing the maths.
 KERAS2_HARD_SIGMOID = "hard_sigmoid_keras2"
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
+_KERAS3_OPTIMIZER_KEYS = ("use_ema", "ema_momentum", "ema_overwrite_frequency",
+                          "loss_scale_factor", "gradient_accumulation_steps")
 
 
 def _accepted_keywords(cls) -> set[str]:
@@ -57,6 +60,7 @@ def clean_config(cls, config: dict, what: str) -> dict:
 
     Raises:
         ValueError: naming ``what`` and the key, when a key unrolled cannot honour has a value.
+
     """
     accepted = _accepted_keywords(cls)
     out = {}
@@ -170,6 +174,7 @@ def deserialize_layer(spec: dict, keras2: bool = False) -> Layer:
     Raises:
         ValueError: for a layer class unrolled does not support (naming it) or a setting it
             cannot honour.
+
     """
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise ValueError(f"a layer entry must be a dict with a 'class_name'; found {spec!r:.200}")
@@ -207,6 +212,7 @@ def deserialize_model(spec: dict, keras2: bool = False):
 
     Raises:
         ValueError: for a model class other than Sequential, or any layer problem.
+
     """
     from unrolled.models import Sequential  # models sits below io; imported on use
 
@@ -239,8 +245,10 @@ def _serialize_object(obj, module: str) -> dict:
 
 
 def serialize_compile(model) -> dict | None:
-    """Keras's ``compile_config`` of a compiled model, or ``None`` (with a warning) when the
-    loss or a metric is a custom function that cannot be written to a file.
+    """Keras's ``compile_config`` of a compiled model (``None`` when not compiled).
+
+    A custom loss function cannot be written to a file: the model is then saved uncompiled,
+    with a warning; a custom metric function is left out, with a warning.
     """
     if not getattr(model, "compiled", False):
         return None
@@ -293,7 +301,10 @@ def _from_spec(spec, module, base, getter, what: str):
     config = dict(spec.get("config") or {})
     if "lr" in config and "learning_rate" not in config:  # Keras <= 2.2 spelling
         config["learning_rate"] = config.pop("lr")
-    if base is not optimizers_module.Optimizer:  # optimizers check Keras's extra keys themselves
+    if base is optimizers_module.Optimizer:  # the optimizer checks Keras 3's extra keys itself
+        accepted = _accepted_keywords(cls) | set(_KERAS3_OPTIMIZER_KEYS)
+        config = {k: v for k, v in config.items() if k in accepted or not _is_empty(v)}
+    else:
         config = clean_config(cls, config, f"{what} {name}")
     return cls(**config)
 
@@ -303,6 +314,7 @@ def compile_from_config(model, config: dict) -> None:
 
     Raises:
         ValueError: for an optimizer, loss or metric unrolled does not support.
+
     """
     if not isinstance(config, dict):
         raise ValueError(f"compile_config must be a JSON object; found {config!r:.200}")

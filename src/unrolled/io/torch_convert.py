@@ -162,7 +162,7 @@ def load_state_dict(obj, state_dict) -> None:
             keys = _keys(k, d == 1, _use_bias(layer))
             arrays = [state[key] for key in keys] + [None] * (4 - len(keys))
             values = [v for v in rnn_from_torch_arrays(_kind(layer), *arrays) if v is not None]
-            for var, value, key in zip(part.cell.weights, values, keys, strict=True):
+            for var, value, key in zip(part.cell.weights, values, keys, strict=False):
                 if tuple(value.shape) != var.shape:
                     raise ValueError(
                         f"{key} has shape {tuple(state[key].shape)}, which gives "

@@ -67,6 +67,7 @@ def weight_groups(model) -> list[tuple[str, str, list]]:
 
     Raises:
         ValueError: if a layer holds weights in a sub-layer Keras could not address.
+
     """
     out: list = []
     used: dict[str, int] = {}
@@ -142,7 +143,7 @@ def restore_optimizer(model, arrays: list[np.ndarray], source: str) -> None:
         return
     expected = optimizer_arrays(model)
     if expected is None or len(expected) != len(arrays) or any(
-            np.shape(a) != np.shape(e) for a, e in zip(arrays, expected)):
+            np.shape(a) != np.shape(e) for a, e in zip(arrays, expected, strict=True)):
         warnings.warn(
             f"{source}: the stored optimizer state ({len(arrays)} arrays) does not fit "
             f"{type(optimizer).__name__} on this model "
@@ -214,12 +215,13 @@ def read_weights(f, model, source: str, include_optimizer: bool = True) -> None:
     Raises:
         UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch, or
             non-finite weights, naming the file, layer and weight.
+
     """
     pending = []
     for path, name, variables in weight_groups(model):
         what = f"layer {name!r}"
         arrays = _read_vars(f, path, len(variables), what, source)
-        for var, arr in zip(variables, arrays):
+        for var, arr in zip(variables, arrays, strict=True):
             if tuple(arr.shape) != var.shape:
                 raise UnreadableFileError(
                     f"{source}: weight {var.path!r} of {what} has shape {tuple(arr.shape)} in "
@@ -246,6 +248,7 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
     Raises:
         ValueError: if the name does not end in ``.weights.h5`` or the model is not built.
+
     """
     path = os.fspath(filepath)
     if not str(path).endswith(".weights.h5"):
@@ -277,6 +280,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 
     Raises:
         ValueError: for a missing, damaged or mismatching file, naming it and the problem.
+
     """
     if skip_mismatch:
         raise ValueError("skip_mismatch=True is not supported; load into the same architecture.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from unrolled.layers import initializers
 from unrolled.layers.base import KerasTensor, Layer
@@ -33,13 +34,17 @@ class InputLayer(Layer):
                 raise ValueError("Input needs `shape=` (per-sample shape), e.g. shape=(24, 1).")
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
             batch_shape = (batch_size, *shape)
-        super().__init__(name=name, dtype=dtype, batch_input_shape=batch_shape, **kwargs)
+        super().__init__(name=name, batch_input_shape=batch_shape, **kwargs)
+        # Integer inputs (token ids for Embedding) are allowed; they reach the model as float32
+        # arrays holding exact integers, which Embedding casts back.
+        self.input_dtype = str(np.dtype(dtype or "float32"))
         self.batch_shape = tuple(batch_shape)
         self.built = True
-        self.output = KerasTensor(self.batch_shape, layer=self, name=self.name)
+        self.output = KerasTensor(self.batch_shape, dtype=self.input_dtype, layer=self,
+                                  name=self.name)
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": "float32", "sparse": False,
+        return {"batch_shape": list(self.batch_shape), "dtype": self.input_dtype, "sparse": False,
                 "name": self.name}
 
 

@@ -133,5 +133,7 @@ class SimpleRNN(RNN):
                          zero_output_for_mask=zero_output_for_mask, **kwargs)
 
     def get_config(self):
-        """Return the constructor arguments (Keras's keys)."""
-        return self._cell_layer_config()
+        """Return the constructor arguments (Keras's keys; like Keras, no ``seed``)."""
+        config = self._cell_layer_config()
+        config.pop("seed", None)
+        return config

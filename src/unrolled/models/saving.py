@@ -30,6 +30,7 @@ def load_model(filepath: str | os.PathLike, custom_objects=None, compile: bool =
         >>> model.save(path)
         >>> models.load_model(path).count_params()
         9
+
     """
     from unrolled.io import keras_format  # lazy: io sits above models
 

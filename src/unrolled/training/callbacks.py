@@ -25,6 +25,7 @@ class Callback:
         >>> class Print(callbacks.Callback):
         ...     def on_epoch_end(self, epoch, logs=None):
         ...         print(epoch, logs["loss"])
+
     """
 
     def __init__(self):
@@ -39,28 +40,38 @@ class Callback:
         """Receive ``{"epochs", "steps", "verbose"}``."""
         self.params = params
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_batch_begin(self, batch, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
+    def on_train_begin(self, logs=None):
+        """Do nothing at train begin; override to act there."""
+    def on_train_end(self, logs=None):
+        """Do nothing at train end; override to act there."""
+    def on_epoch_begin(self, epoch, logs=None):
+        """Do nothing at epoch begin; override to act there."""
+    def on_epoch_end(self, epoch, logs=None):
+        """Do nothing at epoch end; override to act there."""
+    def on_batch_begin(self, batch, logs=None):
+        """Do nothing at batch begin; override to act there."""
+    def on_batch_end(self, batch, logs=None):
+        """Do nothing at batch end; override to act there."""
+    def on_test_begin(self, logs=None):
+        """Do nothing at test begin; override to act there."""
+    def on_test_end(self, logs=None):
+        """Do nothing at test end; override to act there."""
+    def on_predict_begin(self, logs=None):
+        """Do nothing at predict begin; override to act there."""
+    def on_predict_end(self, logs=None):
+        """Do nothing at predict end; override to act there."""
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Called before each training batch (defaults to the legacy `on_batch_begin`)."""
+        """Run before each training batch (calls the legacy `on_batch_begin`)."""
         self.on_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        """Called after each training batch with the epoch's running logs."""
+        """Run after each training batch with the epoch's running logs."""
         self.on_batch_end(batch, logs=logs)
 
 
 class History(Callback):
-    """Collects each epoch's logs: ``history.history["loss"]`` is a list with one float per epoch."""
+    """Collects each epoch's logs: ``history.history["loss"]`` holds one float per epoch."""
 
     def __init__(self):
         super().__init__()
@@ -138,9 +149,12 @@ class MonitorCallback(Callback):
                 "value or mode='min' for the lowest."
             )
 
-    def _is_improvement(self, current, reference) -> bool:
+    def _ensure_direction(self) -> None:
         if self._sign is None:
             self._set_direction()
+
+    def _is_improvement(self, current, reference) -> bool:
+        self._ensure_direction()
         if reference is None:
             return True
         if self._sign > 0:
@@ -172,6 +186,7 @@ class EarlyStopping(MonitorCallback):
     Example:
         >>> from unrolled import callbacks
         >>> stop = callbacks.EarlyStopping(monitor="loss", patience=3, restore_best_weights=True)
+
     """
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
@@ -193,6 +208,7 @@ class EarlyStopping(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Count epochs without improvement; stop after ``patience`` of them."""
+        self._ensure_direction()
         current = self._monitor_value(logs, "Early stopping")
         if current is None or epoch < self.start_from_epoch:
             return
@@ -239,6 +255,7 @@ class ReduceLROnPlateau(MonitorCallback):
     Example:
         >>> from unrolled import callbacks
         >>> reduce = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2)
+
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
@@ -257,6 +274,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Log ``learning_rate``; reduce it after ``patience`` epochs without improvement."""
+        self._ensure_direction()
         logs = logs if logs is not None else {}
         optimizer = self.model.optimizer
         logs["learning_rate"] = float(optimizer.learning_rate)
@@ -299,6 +317,7 @@ class ModelCheckpoint(MonitorCallback):
         >>> from unrolled import callbacks
         >>> ckpt = callbacks.ModelCheckpoint("ckpt/{epoch:02d}.weights.h5",
         ...                                  save_weights_only=True)
+
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
@@ -335,6 +354,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Save at the end of the epoch (``save_freq="epoch"``)."""
+        self._ensure_direction()
         if self.save_freq == "epoch":
             self._save(epoch, None, logs or {})
 
@@ -388,6 +408,7 @@ class CSVLogger(Callback):
     Example:
         >>> from unrolled import callbacks
         >>> log = callbacks.CSVLogger("training.csv", append=True)
+
     """
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
@@ -455,6 +476,7 @@ class TerminateOnNaN(Callback):
     Example:
         >>> from unrolled import callbacks
         >>> stop = callbacks.TerminateOnNaN()
+
     """
 
     def __init__(self, raise_error: bool = False):
@@ -485,6 +507,7 @@ class LambdaCallback(Callback):
         >>> from unrolled import callbacks
         >>> losses = []
         >>> cb = callbacks.LambdaCallback(on_epoch_end=lambda e, logs: losses.append(logs["loss"]))
+
     """
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
@@ -499,6 +522,10 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if fn is not None:
                 setattr(self, name, fn)
+
+
+_NO_INDEX_HOOKS = {"on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+                   "on_predict_begin", "on_predict_end"}
 
 
 def _overrides(cb: Callback, *hooks: str) -> bool:
@@ -528,6 +555,9 @@ class CallbackList:
             raise AttributeError(hook)
 
         def call(*args, **kwargs):
+            if "logs" not in kwargs:  # Keras passes logs (None by default) to every hook
+                wanted = 1 if hook in _NO_INDEX_HOOKS else 2
+                args = args + (None,) * (wanted - len(args))
             for cb in self.callbacks:
                 getattr(cb, hook)(*args, **kwargs)
 

@@ -57,6 +57,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
         >>> from unrolled import losses
         >>> float(losses.binary_crossentropy(np.array([1.0]), np.array([0.5]))[()])
         0.693147...
+
     """
     y_true, y_pred = _aligned(y_true, y_pred)
     _same_shape("binary_crossentropy", y_true, y_pred)
@@ -86,6 +87,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
         >>> from unrolled import losses
         >>> float(losses.categorical_crossentropy(np.array([[0., 1.]]), np.array([[.5, .5]]))[0])
         0.693147...
+
     """
     y_pred = jnp.asarray(y_pred, jnp.float32)
     y_true = jnp.asarray(y_true, jnp.float32)
@@ -110,6 +112,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
         >>> from unrolled import losses
         >>> float(losses.sparse_categorical_crossentropy(np.array([1]), np.array([[.5, .5]]))[0])
         0.693147...
+
     """
     y_pred = jnp.asarray(y_pred, jnp.float32)
     y_true = jnp.asarray(y_true)
@@ -186,6 +189,7 @@ class Loss:
         return None
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None) -> jax.Array:
+        """Return the reduced (scalar) loss: weighted mean over the valid entries."""
         values = self.call(jnp.asarray(y_true), jnp.asarray(y_pred))
         own = self.loss_mask(jnp.asarray(y_true), jnp.asarray(y_pred))
         if own is not None:
@@ -214,14 +218,12 @@ class LossFunctionWrapper(Loss):
         self.fn, self.kwargs = fn, kwargs
 
     def call(self, y_true, y_pred):
+        """Return the wrapped function's unreduced values."""
         return self.fn(y_true, y_pred, **self.kwargs)
 
     def get_config(self):
+        """Return the constructor arguments."""
         return {**super().get_config(), **self.kwargs}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Loss:
-        return cls(**config)
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
@@ -231,6 +233,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
         from_logits: whether ``y_pred`` are logits rather than probabilities.
         label_smoothing: squeeze labels towards 0.5 by this amount.
         axis: the axis averaged per sample.
+
     """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
@@ -253,6 +256,7 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         >>> from unrolled import losses
         >>> float(losses.CategoricalCrossentropy()(np.eye(2), np.full((2, 2), .5)))
         0.693147...
+
     """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
@@ -275,6 +279,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         >>> from unrolled import losses
         >>> float(losses.SparseCategoricalCrossentropy()(np.array([0, 1]), np.full((2, 2), .5)))
         0.693147...
+
     """
 
     sparse_labels = True
@@ -286,6 +291,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                          from_logits=from_logits, ignore_class=ignore_class, axis=axis)
 
     def loss_mask(self, y_true, y_pred):
+        """Entries whose label is not ``ignore_class`` (None without one)."""
         ignore = self.kwargs["ignore_class"]
         if ignore is None:
             return None
@@ -315,6 +321,7 @@ class Huber(LossFunctionWrapper):
 
     Args:
         delta: the error size where the loss turns linear (positive).
+
     """
 
     def __init__(self, delta: float = 1.0, reduction: str = "sum_over_batch_size",
@@ -357,6 +364,7 @@ def get(identifier) -> Loss:
 
     Raises:
         ValueError: for an unknown name, listing the valid ones.
+
     """
     if isinstance(identifier, Loss):
         return identifier

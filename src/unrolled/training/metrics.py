@@ -1,5 +1,6 @@
-"""Metrics as Keras 3 computes them, usable statefully (``update_state``/``result``) or as pure
-``init``/``update``/``result_of`` functions inside a jitted step.
+"""Metrics as Keras 3 computes them, statefully or as pure functions inside a jitted step.
+
+Stateful: ``update_state``/``result``; pure: ``init``/``update``/``result_of``.
 
 Mean metrics (accuracies, MAE) keep ``(total, count)``; confusion metrics (`AUC`, `Precision`,
 `Recall`) keep true/false positive/negative counts per
@@ -88,7 +89,7 @@ class Metric:
                                   sample_weight)
 
     def result(self):
-        """Current value (a float; an array for a metric with several thresholds)."""
+        """Return the current value (an array for a metric with several thresholds)."""
         value = np.asarray(self.result_of(self._state))
         return float(value) if value.ndim == 0 else value
 
@@ -125,9 +126,11 @@ class BinaryAccuracy(Metric):
         super().__init__(name)
 
     def values(self, y_true, y_pred):
+        """Per-sample values."""
         return binary_accuracy(y_true, y_pred, self.threshold)
 
     def get_config(self):
+        """Return the constructor arguments."""
         return {"name": self.name, "threshold": self.threshold}
 
 
@@ -138,6 +141,7 @@ class CategoricalAccuracy(Metric):
         super().__init__(name)
 
     def values(self, y_true, y_pred):
+        """Per-sample values."""
         return categorical_accuracy(y_true, y_pred)
 
 
@@ -148,6 +152,7 @@ class SparseCategoricalAccuracy(Metric):
         super().__init__(name)
 
     def values(self, y_true, y_pred):
+        """Per-sample values."""
         return sparse_categorical_accuracy(y_true, y_pred)
 
 
@@ -247,7 +252,7 @@ class _ConfusionMetric(Metric):
         else:
             counts = _counts_by_comparison(
                 y_true, y_pred, w, jnp.asarray(self._thresholds, jnp.float32))
-        return tuple(a + b for a, b in zip(state, counts))
+        return tuple(a + b for a, b in zip(state, counts, strict=True))
 
 
 class AUC(_ConfusionMetric):
@@ -273,6 +278,7 @@ class AUC(_ConfusionMetric):
         >>> auc.update_state(np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3]))
         >>> auc.result()
         1.0
+
     """
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
@@ -311,7 +317,7 @@ class AUC(_ConfusionMetric):
         return y_true, (jax.nn.sigmoid(y_pred) if self.from_logits else y_pred)
 
     def result_of(self, state):
-        """The area under the curve for accumulated counts."""
+        """Return the area under the curve for accumulated counts."""
         tp, fp, tn, fn = state
         if self.curve == "PR" and self.summation_method == "interpolation":
             return _interpolated_pr_auc(tp, fp, fn)
@@ -394,6 +400,7 @@ class Precision(_ThresholdMetric):
         >>> m.update_state(np.array([0, 1, 1, 1]), np.array([1.0, 1.0, 1.0, 0.0]))
         >>> round(m.result(), 4)
         0.6667
+
     """
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision"):
@@ -422,6 +429,7 @@ class Recall(_ThresholdMetric):
         >>> m.update_state(np.array([0, 1, 1, 1]), np.array([1.0, 0.0, 1.0, 1.0]))
         >>> round(m.result(), 4)
         0.6667
+
     """
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall"):
@@ -471,6 +479,7 @@ def resolve(identifier, y_true_shape, y_pred_shape, loss_name: str | None = None
 
     Raises:
         ValueError: for an unknown name.
+
     """
     if isinstance(identifier, Metric):
         return identifier
@@ -513,6 +522,7 @@ def get(identifier) -> Metric:
 
     Raises:
         ValueError: for an unknown name, or ``"accuracy"`` (use `resolve`).
+
     """
     if identifier in ("accuracy", "acc"):
         raise ValueError("'accuracy' depends on the label and output shapes; compile the model "

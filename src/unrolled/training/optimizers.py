@@ -51,6 +51,7 @@ class Optimizer:
         clipvalue: clip each gradient entry to ``[-clipvalue, clipvalue]``.
         global_clipnorm: clip all gradients together to this global norm.
         name: optimizer name.
+
     """
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -137,7 +138,7 @@ class Optimizer:
         raise NotImplementedError
 
     def transformation(self) -> optax.GradientTransformation:
-        """The optax transformation carrying `OptState`."""
+        """Return the optax transformation carrying `OptState`."""
         schedule, wd = self._schedule, self.weight_decay
 
         def init(params):
@@ -198,6 +199,7 @@ class SGD(Optimizer):
     Example:
         >>> from unrolled import optimizers
         >>> opt = optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
+
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
@@ -239,6 +241,7 @@ class RMSprop(Optimizer):
     Example:
         >>> from unrolled import optimizers
         >>> opt = optimizers.RMSprop(learning_rate=0.01, centered=True)
+
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
@@ -287,6 +290,7 @@ class Adagrad(Optimizer):
     Example:
         >>> from unrolled import optimizers
         >>> opt = optimizers.Adagrad(learning_rate=0.1)
+
     """
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
@@ -326,6 +330,7 @@ class Adam(Optimizer):
     Example:
         >>> from unrolled import optimizers
         >>> opt = optimizers.Adam(learning_rate=0.01)
+
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
@@ -370,6 +375,7 @@ class AdamW(Adam):
     Example:
         >>> from unrolled import optimizers
         >>> opt = optimizers.AdamW(learning_rate=0.01, weight_decay=0.01)
+
     """
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
@@ -390,6 +396,7 @@ def get(identifier) -> Optimizer:
 
     Raises:
         ValueError: for an unknown name, listing the valid ones.
+
     """
     if isinstance(identifier, Optimizer):
         return identifier

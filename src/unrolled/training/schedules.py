@@ -17,6 +17,7 @@ class LearningRateSchedule:
     """Base class: ``schedule(step) -> learning rate`` (a float32 JAX scalar)."""
 
     def __call__(self, step) -> jax.Array:
+        """Return the learning rate at ``step``."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -49,6 +50,7 @@ class ExponentialDecay(LearningRateSchedule):
         >>> lr = optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
         >>> round(float(lr(10)), 6)
         0.05
+
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
@@ -97,6 +99,7 @@ class CosineDecay(LearningRateSchedule):
         >>> lr = optimizers.schedules.CosineDecay(0.1, decay_steps=10)
         >>> round(float(lr(5)), 6)
         0.05
+
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
@@ -143,6 +146,7 @@ def get(identifier) -> LearningRateSchedule:
 
     Raises:
         ValueError: for an unknown class name, listing the valid ones.
+
     """
     if isinstance(identifier, LearningRateSchedule):
         return identifier

@@ -115,9 +115,13 @@ class Trainer:
             )
         out = self._output_shape()
         y_shape = (None, *y.shape[1:])
+        # A variable dimension of the output (e.g. time with Input(shape=(None, F))) takes the
+        # labels' size there, so only dimensions the model fixes are checked.
+        filled = [y_shape[i] if d is None and 0 < i < len(y_shape) else d
+                  for i, d in enumerate(out)]
         t, p = losses_module.squeeze_or_expand_to_same_rank(
             jnp.zeros([1 if d is None else d for d in y_shape]),
-            jnp.zeros([1 if d is None else d for d in out]))
+            jnp.zeros([1 if d is None else d for d in filled]))
         if self._sparse_loss():
             self._check_sparse_labels(y, out, what)
         elif t.shape != p.shape:
@@ -132,7 +136,8 @@ class Trainer:
 
     def _check_sparse_labels(self, y: np.ndarray, out, what: str) -> None:
         """Keras's sparse rule: labels are the output shape without its class axis (or with 1)."""
-        want = tuple(out[1:-1])
+        want = tuple(y.shape[1 + i] if d is None and 1 + i < y.ndim else d
+                     for i, d in enumerate(out[1:-1]))
         if tuple(y.shape[1:]) not in (want, (*want, 1)):
             raise ValueError(
                 f"{what}: {self.loss.name} needs integer class labels of shape "
@@ -192,8 +197,10 @@ class Trainer:
         return loss
 
     def _metric_updates(self, states, y, y_pred, out_mask, sw, valid):
+        # Keras weights compiled `metrics` by neither sample_weight nor class_weight (only
+        # `weighted_metrics` would be); the padded rows of a partial batch are masked out.
         mask = valid if out_mask is None else out_mask * valid[:, None]
-        weight = sw if out_mask is None else sw
+        weight = None
         return [m.update(s, y, y_pred, weight, mask) for m, s in zip(self._metrics, states)]
 
     def _make_train_fn(self):
@@ -287,6 +294,9 @@ class Trainer:
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
             shuffle: reshuffle the training samples every epoch.
             sample_weight: per-sample weights ``(N,)``.
+            class_weight: ``{class index: weight}``; each sample weighs its class's entry
+                (the integer label, or the argmax of a one-hot label), as Keras.
+            validation_freq: validate every N epochs (int) or at these 1-based epochs (list).
             initial_epoch: epoch to start at (for resuming).
 
         Returns:

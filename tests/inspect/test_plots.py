@@ -1,0 +1,113 @@
+"""Pictures: files are written, and the figure objects name the right layers, cells, gates and
+shapes (read back from matplotlib's artists); LSTMVis export read back with h5py."""
+
+import os
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from inspect_helpers import masked_batch, randomize
+
+from unrolled import inspect, layers, models
+from unrolled.inspect import plots
+
+
+@pytest.fixture(scope="module")
+def case(clear_sessions):
+    clear_sessions()  # module fixtures run before the per-test reset: start names at lstm
+    model = models.Sequential([layers.Input(shape=(6, 2)), layers.Masking(0.0),
+                               layers.LSTM(4, return_sequences=True), layers.LSTM(3),
+                               layers.Dense(1, activation="sigmoid")])
+    randomize(model)
+    x = masked_batch(np.random.default_rng(1), 3, 6, 2)
+    return model, x, inspect.trace(model, x)
+
+
+def texts(fig):
+    out = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        out += [t.get_text() for t in ax.texts] + [ax.get_title(), ax.get_title("left"),
+                                                   ax.get_xlabel(), ax.get_ylabel()]
+        legend = ax.get_legend()
+        if legend is not None:
+            out += [t.get_text() for t in legend.get_texts()]
+    return "\n".join(out)
+
+
+def test_architecture_names_layers_cells_gates_and_shapes(case, tmp_path):
+    model, _, _ = case
+    path = tmp_path / "arch.svg"
+    text = texts(plots.plot_architecture(model, path))
+    assert path.read_text().lstrip().startswith("<?xml")
+    for expected in ("lstm (LSTM, 4 cells)", "output (None, 6, 4)", "lstm_1 (LSTM, 3 cells)",
+                     "dense (Dense)", "shape (None, 6, 2)", "T = 6 steps", "same layer of 4 cells",
+                     "kernel (2, 16)", "recurrent_kernel (4, 16)", "bias (16,)", "LSTM layer, t=1",
+                     "x_1 (2 features)", "h_1 (4)", "h, c: 4 slots", "112 params"):  # 4*4*(2+4+1)
+        assert expected in text, expected
+    for gate in ("i\n(4)", "f\n(4)", "c~\n(4)", "o\n(4)"):
+        assert gate in text
+
+
+def test_gate_heatmaps(case, tmp_path):
+    _, _, tr = case
+    path = tmp_path / "gates.png"
+    fig = plots.plot_gates(tr, sample=2, path=path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    text = texts(fig)
+    for title in ("input gate i", "forget gate f", "candidate c~", "output gate o",
+                  "hidden state h", "cell state c"):
+        assert title in text
+    assert "sample 2, 4 cells x 6 time steps" in text and "time step t" in text
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    np.testing.assert_array_equal(images[1].get_array(), tr.forget_gate[2].T)
+    assert images[0].get_clim() == (0.0, 1.0) and images[0].get_cmap().name == "viridis"
+    assert images[4].get_cmap().name == "RdBu_r"
+
+
+def test_units_and_gradient_flow(case, tmp_path):
+    model, x, tr = case
+    fig = plots.plot_units(tr, sample=0, units=[0, 3], path=tmp_path / "u.png")
+    assert "cell 0" in texts(fig) and "cell 3" in texts(fig)
+    flow = inspect.gradient_flow(model, x, np.ones((3, 1), "float32"),
+                                 loss="binary_crossentropy", layer="lstm_1")
+    fig = plots.plot_gradient_flow(flow, tmp_path / "g.png")
+    text = texts(fig)
+    assert "|dLoss/dh_t|" in text and "|dLoss/dz_f|  (forget gate pre-activation)" in text
+    assert "Gradient flow through lstm_1" in text
+    assert os.path.getsize(tmp_path / "g.png") > 10_000
+
+
+def test_plot_errors(case, monkeypatch, tmp_path):
+    _, _, tr = case
+    with pytest.raises(ValueError, match="PNG or SVG"):
+        plots.plot_gates(tr, path=tmp_path / "gates.jpg")
+    with pytest.raises(IndexError, match="sample=5 is out of range"):
+        plots.plot_gates(tr, sample=5)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r"pip install unrolled\[plot\]"):
+        plots.plot_gates(tr)
+
+
+def test_lstmvis_export(case, tmp_path):
+    model, x, _ = case
+    paths = inspect.export_lstmvis(model, x, tmp_path / "vis")
+    keep = x.any(-1)
+    second = inspect.trace(model, x, layer="lstm_1")
+    with h5py.File(paths["states"]) as f:
+        assert f["states2"].shape == (int(keep.sum()), 3)
+        np.testing.assert_array_equal(f["output2"][...], second.hidden[keep])
+        np.testing.assert_array_equal(f["states2"][...], second.cell[keep])
+    with h5py.File(paths["words"]) as f:
+        ids = f["word_ids"][...]
+        np.testing.assert_array_equal(f["sample"][...], np.nonzero(keep)[0])
+    with open(paths["dict"]) as f:
+        vocab = dict(line.split() for line in f)
+    assert len(ids) == keep.sum() and set(ids) == {int(v) for v in vocab.values()}
+    with open(paths["config"]) as f:
+        config = f.read()
+    for line in ("  states: states.hdf5", "  path: word_ids", "  dict_file: dict",
+                 "- {type: state, layer: 2, path: states2}"):
+        assert line in config
+    with pytest.raises(ValueError, match="whitespace"):
+        inspect.export_lstmvis(model, x, tmp_path / "v2", tokens=np.full(keep.shape, "a b"))
