@@ -24,10 +24,14 @@ from unrolled.training.losses import squeeze_or_expand_to_same_rank
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> jax.Array:
-    """Per-sample fraction of entries where ``y_pred > threshold`` equals the label."""
+    """1.0 for each entry where ``y_pred > threshold`` equals the label, else 0.0.
+
+    Per entry, not averaged over the last axis (Keras 3; Keras 2 averaged per sample). The
+    `BinaryAccuracy` metric averages over all entries.
+    """
     y_true, y_pred = squeeze_or_expand_to_same_rank(jnp.asarray(y_true), jnp.asarray(y_pred))
     hit = jnp.equal(y_true.astype(jnp.float32), (y_pred > threshold).astype(jnp.float32))
-    return jnp.mean(hit.astype(jnp.float32), axis=-1)
+    return hit.astype(jnp.float32)
 
 
 def categorical_accuracy(y_true, y_pred) -> jax.Array:

@@ -113,7 +113,7 @@ class Trainer:
             raise ValueError(
                 f"{what}: x has {x.shape[0]} samples but y has {y.shape[0]}; they must match."
             )
-        out = self._output_shape()
+        out = (None, *self._output_shape()[1:])  # a stateful model fixes the batch axis
         y_shape = (None, *y.shape[1:])
         # A variable dimension of the output (e.g. time with Input(shape=(None, F))) takes the
         # labels' size there, so only dimensions the model fixes are checked.
