@@ -197,8 +197,8 @@ def plot_gates(trace, sample: int = 0, path=None):
             ax.axvspan(step - 0.5, step + 0.5, color=_MASK_COLOR, alpha=0.85, linewidth=0)
         ax.set_title(f"{label} {sym}", fontsize=9, loc="left")
         ax.set_ylabel("cell j", fontsize=8)
-        if u <= 16:
-            ax.set_yticks(range(u))
+        # At most ~6 labelled cells per panel so the tick labels never overlap.
+        ax.set_yticks(range(0, u, max(1, -(-u // 6))))
         ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
     axes[-1].set_xlabel("time step t", fontsize=9)

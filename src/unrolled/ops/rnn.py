@@ -19,9 +19,11 @@ pattern works: right or left padding, holes, fully masked rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from unrolled.ops import activations
 
@@ -52,6 +54,7 @@ def scan(
 
     Returns:
         ``(last_output (B, n), outputs (B, T, n), final_states)``.
+
     """
     xs = jnp.swapaxes(inputs, 0, 1)  # (T, B, ...)
     states = list(initial_states)
@@ -72,7 +75,7 @@ def scan(
                 out = jnp.where(keep_t, out, jnp.zeros_like(out))  # (B, n)
             else:
                 out = jnp.where(keep_t, out, carry[0])  # (B, n)
-            new = [jnp.where(keep_t, n, s) for n, s in zip(new, carry)]
+            new = [jnp.where(keep_t, n, s) for n, s in zip(new, carry, strict=True)]
             return new, out
 
         scan_xs = (xs, keep)
@@ -96,6 +99,7 @@ def lstm_step(
 
     Returns:
         ``(h_t, c_t, (i, f, g, o))``, each ``(B, u)``.
+
     """
     z = z_x + h @ recurrent_kernel  # (B, 4u)
     zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (B, u)
@@ -106,6 +110,120 @@ def lstm_step(
     c_new = f * c + i * g  # (B, u)
     h_new = o * activation(c_new)  # (B, u)
     return h_new, c_new, (i, f, g, o)
+
+
+def _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll, save):
+    """Scan the LSTM recurrence over time-major ``z_x (T, B, 4u)``, tanh/sigmoid cell.
+
+    ``keep`` is ``None`` or a boolean ``(T, B, 1)``. Returns ``(c_T (B, u), H (T, B, u))``,
+    ``H[t]`` the carried ``h`` after step ``t`` (unchanged at masked steps), or, when ``save``,
+    ``(c_T, R (T, B, 6u))`` with the residual rows ``R[t] = [i | f | g | o | c_t | h_t]`` for
+    the backward pass (one stacked output per step keeps the loop body to few kernels).
+    """
+
+    def body(carry, xs):
+        h, c = carry  # (B, u), (B, u)
+        z_t, k_t = xs if keep is not None else (xs, None)
+        z = z_t + h @ recurrent_kernel  # (B, 4u)
+        zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (B, u)
+        i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (B, u)
+        g = jnp.tanh(zg)  # (B, u)
+        c_new = f * c + i * g  # (B, u)
+        h_new = o * jnp.tanh(c_new)  # (B, u)
+        if k_t is not None:
+            h_new = jnp.where(k_t, h_new, h)  # (B, u)
+            c_new = jnp.where(k_t, c_new, c)  # (B, u)
+        out = jnp.concatenate([i, f, g, o, c_new, h_new], axis=-1) if save else h_new
+        return (h_new, c_new), out  # out (B, 6u) or (B, u)
+
+    xs = z_x if keep is None else (z_x, keep)
+    (_, c_last), outs = jax.lax.scan(body, (h0, c0), xs, unroll=unroll)
+    return c_last, outs
+
+
+# Scan unroll factors of the fast path (inference forward, training forward, backward), measured
+# with benchmarks/levers.py; see BENCHMARKS.md.
+FAST_UNROLL = (2, 1, 1)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _recurrence(z_x, recurrent_kernel, h0, c0, keep, unroll):
+    """``(H (T, B, u), c_T (B, u))`` of the tanh/sigmoid LSTM; gradients by hand-derived BPTT."""
+    c_last, hs = _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll[0], save=False)
+    return hs, c_last  # (T, B, u), (B, u)
+
+
+def _recurrence_fwd(z_x, recurrent_kernel, h0, c0, keep, unroll):
+    u = h0.shape[-1]
+    c_last, res = _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll[1],
+                                      save=True)  # res (T, B, 6u)
+    return (res[..., 5 * u:], c_last), (recurrent_kernel, h0, c0, keep, res)
+
+
+def _recurrence_bwd(unroll, residuals, cotangents):
+    r"""Backpropagation through time from the saved gates; only ``dz @ R^T`` stays in the scan.
+
+    Per kept step, with ``dh`` the cotangent of ``h_t`` and ``dc`` that of ``c_t``::
+
+        dc' = dc + dh * o * (1 - tanh(c_t)^2)
+        dz  = [dc' g i(1-i) | dc' c_{t-1} f(1-f) | dc' i (1-g^2) | dh tanh(c_t) o(1-o)]
+        dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f,  dR = sum_t h_{t-1}^T dz_t
+
+    A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``.
+    """
+    recurrent_kernel, h0, c0, keep, res = residuals
+    d_hs, d_c_last = cotangents  # (T, B, u), (B, u)
+    u = h0.shape[-1]
+    h_prev = jnp.concatenate([h0[None], res[:-1, :, 5 * u:]], axis=0)  # (T, B, u)
+    c_prev = jnp.concatenate([c0[None], res[:-1, :, 4 * u:5 * u]], axis=0)  # (T, B, u)
+    rk_t = recurrent_kernel.T  # (4u, u)
+
+    def body(carry, xs):
+        dh, dc = carry  # (B, u), (B, u)
+        d_out, r_t, c_p, k_t = xs if keep is not None else (*xs, None)
+        dh = dh + d_out  # (B, u)
+        i, f, g, o, c_t = (r_t[:, j * u:(j + 1) * u] for j in range(5))  # 5 x (B, u)
+        tc = jnp.tanh(c_t)  # (B, u)
+        dc_new = dc + dh * o * (1.0 - tc * tc)  # (B, u)
+        dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_p * f * (1.0 - f),
+                              dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
+                             axis=-1)  # (B, 4u)
+        if k_t is not None:
+            dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (B, 4u)
+            dh_prev = jnp.where(k_t, dz @ rk_t, dh)  # (B, u)
+            dc_prev = jnp.where(k_t, dc_new * f, dc)  # (B, u)
+        else:
+            dh_prev, dc_prev = dz @ rk_t, dc_new * f  # (B, u), (B, u)
+        return (dh_prev, dc_prev), dz
+
+    xs = (d_hs, res, c_prev) if keep is None else (d_hs, res, c_prev, keep)
+    zero = jnp.zeros_like(h0)  # (B, u)
+    (dh0, dc0), dz = jax.lax.scan(body, (zero, d_c_last), xs, reverse=True,
+                                  unroll=unroll[2])  # dz (T, B, 4u)
+    d_rk = jnp.einsum("tbu,tbg->ug", h_prev, dz)  # (u, 4u)
+    d_keep = None if keep is None else np.zeros(keep.shape, jax.dtypes.float0)
+    return dz, d_rk, dh0, dc0, d_keep
+
+
+_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+
+
+def _lstm_fast(z_x, recurrent_kernel, initial_state, mask, go_backwards, zero_output_for_mask,
+               unroll):
+    """`lstm` for the tanh/sigmoid cell through `_recurrence` (same results, leaner gradient)."""
+    zs = jnp.swapaxes(z_x, 0, 1)  # (T, B, 4u)
+    keep = None if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)[..., None]  # (T, B, 1)
+    if go_backwards:
+        zs = jnp.flip(zs, axis=0)  # (T, B, 4u), processing order
+        keep = None if keep is None else jnp.flip(keep, axis=0)  # (T, B, 1)
+    h0, c0 = initial_state
+    # unroll=1 (the default) takes the measured best factors; an explicit factor applies to all
+    factors = FAST_UNROLL if unroll is False or unroll == 1 else (unroll,) * 3
+    hs, c_last = _recurrence(zs, recurrent_kernel, h0, c0, keep, factors)  # (T, B, u), (B, u)
+    outputs = hs  # (T, B, u): the carried h repeats the previous output at masked steps
+    if keep is not None and zero_output_for_mask:
+        outputs = jnp.where(keep, hs, jnp.zeros_like(hs))  # (T, B, u)
+    return outputs[-1], jnp.swapaxes(outputs, 0, 1), [hs[-1], c_last]
 
 
 def lstm(
@@ -139,7 +257,48 @@ def lstm(
 
     Returns:
         ``(last_output (B, u), outputs (B, T, u), [h (B, u), c (B, u)])``.
+
+    The default tanh/sigmoid cell runs through a scan with a hand-derived backward pass
+    (`_recurrence`) that saves only the gates and states; other activations, and
+    `lstm_reference`, differentiate the generic `scan` automatically. Both give the same numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.ones((2, 5, 3), "float32")
+        >>> k, r = np.full((3, 8), 0.1, "float32"), np.zeros((2, 8), "float32")
+        >>> last, seq, (h, c) = lstm(x, k, r)
+        >>> last.shape, seq.shape, bool((last == h).all())
+        ((2, 2), (2, 5, 2), True)
+
     """
+    return _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
+                 recurrent_activation, go_backwards, zero_output_for_mask, unroll, fast=True)
+
+
+def lstm_reference(
+    x: jax.Array,
+    kernel: jax.Array,
+    recurrent_kernel: jax.Array,
+    bias: jax.Array | None = None,
+    *,
+    mask: jax.Array | None = None,
+    initial_state: Sequence[jax.Array] | None = None,
+    activation: str | Callable = "tanh",
+    recurrent_activation: str | Callable = "sigmoid",
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    unroll: int | bool = 1,
+) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+    """`lstm` through the generic `scan` and `lstm_step`, differentiated by JAX.
+
+    The reference the fast path of `lstm` is tested against; arguments and results as `lstm`.
+    """
+    return _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
+                 recurrent_activation, go_backwards, zero_output_for_mask, unroll, fast=False)
+
+
+def _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
+          recurrent_activation, go_backwards, zero_output_for_mask, unroll, fast):
     act = activations.get(activation)
     rec_act = activations.get(recurrent_activation)
     units = recurrent_kernel.shape[0]
@@ -149,6 +308,9 @@ def lstm(
     if initial_state is None:
         zeros = jnp.zeros((x.shape[0], units), z_x.dtype)  # (B, u)
         initial_state = [zeros, zeros]
+    if fast and act is jnp.tanh and rec_act is jax.nn.sigmoid:
+        return _lstm_fast(z_x, recurrent_kernel, list(initial_state), mask, go_backwards,
+                          zero_output_for_mask, unroll)
 
     def step(z_t, states):
         h, c = states
