@@ -23,7 +23,7 @@ SPEC_HELP = """\
 model spec: comma-separated layers, in order (a Masking(0.0) layer is added first, because
 the readers pad shorter sequences with zeros; add masking:VALUE yourself to change the value):
   lstm:UNITS[:seq]   an LSTM layer (":seq" returns every step: needed before another lstm)
-  gru:UNITS[:seq]    a GRU layer (when your unrolled has it)
+  gru:UNITS[:seq]    a GRU layer
   dense[:UNITS[:ACTIVATION]]
                      a Dense layer; without UNITS it gets one unit per class (or target)
   dropout:RATE       dropout during training
