@@ -4,7 +4,15 @@
 """
 
 from unrolled import (
-    activations, callbacks, initializers, layers, losses, metrics, models, optimizers, utils,
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    utils,
 )
 from unrolled.layers import Input
 from unrolled.models import Model, Sequential

@@ -1,9 +1,27 @@
-"""Keras 3 initializers: ``unrolled.initializers.GlorotUniform()`` or the name ``"glorot_uniform"``."""
+"""Keras 3 initializers.
+
+Use ``unrolled.initializers.GlorotUniform()`` or the name ``"glorot_uniform"``.
+"""
 
 from unrolled.layers.initializers import (
-    Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, Identity, Initializer,
-    LecunNormal, LecunUniform, Ones, Orthogonal, RandomNormal, RandomUniform, TruncatedNormal,
-    VarianceScaling, Zeros, get, serialize,
+    Constant,
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    Identity,
+    Initializer,
+    LecunNormal,
+    LecunUniform,
+    Ones,
+    Orthogonal,
+    RandomNormal,
+    RandomUniform,
+    TruncatedNormal,
+    VarianceScaling,
+    Zeros,
+    get,
+    serialize,
 )
 
 __all__ = [

@@ -1,23 +1,29 @@
 """Keras-style layers: ``from unrolled import layers`` reads like ``from keras import layers``."""
 
 from unrolled.layers.base import KerasTensor, Layer, clear_session
-from unrolled.layers.core import Activation, Dense, Input, InputLayer, Masking
-from unrolled.layers.rnn import LSTM, RNN, LSTMCell
-from unrolled.layers.gru import GRU, GRUCell
-from unrolled.layers.simple_rnn import SimpleRNN, SimpleRNNCell
-from unrolled.layers.stacked import StackedRNNCells
 from unrolled.layers.bidirectional import Bidirectional
-from unrolled.layers.variables import Variable
 from unrolled.layers.conv import Conv1D
+from unrolled.layers.core import Activation, Dense, Input, InputLayer, Masking
 from unrolled.layers.embedding import Embedding
+from unrolled.layers.gru import GRU, GRUCell
 from unrolled.layers.merging import (
-    Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
 )
 from unrolled.layers.normalization import LayerNormalization
 from unrolled.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from unrolled.layers.regularization import Dropout, SpatialDropout1D
 from unrolled.layers.reshaping import Flatten, RepeatVector
+from unrolled.layers.rnn import LSTM, RNN, LSTMCell
+from unrolled.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from unrolled.layers.stacked import StackedRNNCells
 from unrolled.layers.time_distributed import TimeDistributed
+from unrolled.layers.variables import Variable
 
 _REGISTRY = {
     cls.__name__: cls
@@ -37,6 +43,7 @@ def get(name: str) -> type[Layer]:
 
     Raises:
         ValueError: for an unknown name, listing the supported layers.
+
     """
     if name in _REGISTRY:
         return _REGISTRY[name]

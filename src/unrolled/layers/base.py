@@ -1,4 +1,4 @@
-"""The Keras layer lifecycle: ``__init__`` validates, ``build`` makes named weights, ``call`` computes.
+"""Keras layer lifecycle: ``__init__`` validates, ``build`` makes named weights, ``call`` computes.
 
 Layers are ordinary objects holding `Variable`s. Models run them inside a `StatelessScope` so a
 whole forward pass is a pure function of the weight arrays, ready for ``jax.jit``. Called
@@ -26,7 +26,10 @@ def clear_session() -> None:
 
 
 def snake_case(name: str) -> str:
-    """Keras's class-name-to-layer-name rule: ``GlobalAveragePooling1D`` -> ``global_average_pooling1d``."""
+    """Convert a class name to a layer name as Keras does.
+
+    ``GlobalAveragePooling1D`` becomes ``global_average_pooling1d``.
+    """
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
@@ -109,6 +112,7 @@ class Layer:
         trainable: whether the layer's weights are trained.
         input_shape: per-sample input shape; builds a `Sequential` model when given on its first
             layer, ignored elsewhere (as Keras does).
+
     """
 
     supports_masking = False
@@ -295,13 +299,13 @@ def set_weight_values(variables: list[Variable], values, owner: str) -> None:
             f"({[w.path for w in variables]}) but received {len(values)}."
         )
     arrays = [np.asarray(v, dtype=np.float32) for v in values]
-    for var, arr in zip(variables, arrays):
+    for var, arr in zip(variables, arrays, strict=True):
         if tuple(arr.shape) != var.shape:
             raise ValueError(
                 f"set_weights on {owner}: weight {var.path!r} expects shape {var.shape} but "
                 f"received shape {tuple(arr.shape)}."
             )
-    for var, arr in zip(variables, arrays):
+    for var, arr in zip(variables, arrays, strict=True):
         var.assign(arr)
 
 

@@ -25,6 +25,7 @@ class InputLayer(Layer):
     Args:
         shape: per-sample shape, e.g. ``(24, 1)``; ``None`` for a variable dimension.
         batch_size: optional fixed batch size.
+
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
@@ -44,6 +45,7 @@ class InputLayer(Layer):
                                   name=self.name)
 
     def get_config(self):
+        """Return the batch shape, dtype and name of this input."""
         return {"batch_shape": list(self.batch_shape), "dtype": self.input_dtype, "sparse": False,
                 "name": self.name}
 
@@ -56,6 +58,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) 
         >>> x = layers.Input(shape=(24, 1))
         >>> x.shape
         (None, 24, 1)
+
     """
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
                       batch_shape=batch_shape).output
@@ -75,6 +78,7 @@ class Masking(Layer):
         >>> x = np.array([[[1.0], [0.0]]], dtype="float32")
         >>> layers.Masking(0.0).compute_mask(x).tolist()
         [[True, False]]
+
     """
 
     supports_masking = True
@@ -84,17 +88,21 @@ class Masking(Layer):
         self.mask_value = mask_value
 
     def compute_mask(self, inputs, mask=None):
+        """Return a ``(B, T)`` mask, True where any feature differs from ``mask_value``."""
         keep = jnp.any(jnp.not_equal(jnp.asarray(inputs), self.mask_value), axis=-1)  # (B, T)
         return keep
 
     def call(self, inputs, mask=None, training=False):
+        """Zero the masked time steps, leaving the others unchanged."""
         keep = jnp.any(jnp.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
         return inputs * keep.astype(inputs.dtype)  # (B, T, F)
 
     def compute_output_shape(self, input_shape):
+        """Return ``input_shape`` unchanged: masking keeps the shape."""
         return tuple(input_shape)
 
     def get_config(self):
+        """Return the base config plus ``mask_value``."""
         return {**super().get_config(), "mask_value": self.mask_value}
 
 
@@ -113,6 +121,7 @@ class Dense(Layer):
         >>> from unrolled import layers
         >>> layers.Dense(2)(np.ones((3, 4), "float32")).shape
         (3, 2)
+
     """
 
     supports_masking = True
@@ -135,6 +144,7 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
 
     def build(self, input_shape):
+        """Create the ``(input_dim, units)`` kernel and, if ``use_bias``, the ``(units,)`` bias."""
         input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(f"Dense {self.name!r} needs a known last input dimension; got "
@@ -145,6 +155,7 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs, mask=None, training=False):
+        """Return ``activation(inputs @ kernel + bias)`` on the last axis."""
         expected = self.kernel.shape[0]
         if inputs.shape[-1] != expected:
             raise ValueError(
@@ -157,9 +168,11 @@ class Dense(Layer):
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):
+        """Return ``input_shape`` with the last axis replaced by ``units``."""
         return (*tuple(input_shape)[:-1], self.units)
 
     def get_config(self):
+        """Return the base config plus units, activation, bias and initializers."""
         return {
             **super().get_config(), "units": self.units,
             "activation": activations.name_of(self.activation), "use_bias": self.use_bias,
@@ -175,6 +188,7 @@ class Activation(Layer):
 
     Args:
         activation: Keras activation name (``"sigmoid"``, ``"softmax"``, ...) or callable.
+
     """
 
     supports_masking = True
@@ -184,10 +198,13 @@ class Activation(Layer):
         self.activation = activations.get(activation)
 
     def call(self, inputs, mask=None, training=False):
+        """Apply the activation elementwise."""
         return self.activation(inputs)
 
     def compute_output_shape(self, input_shape):
+        """Return ``input_shape`` unchanged: activations are elementwise."""
         return tuple(input_shape)
 
     def get_config(self):
+        """Return the base config plus the activation's name."""
         return {**super().get_config(), "activation": activations.name_of(self.activation)}

@@ -13,6 +13,7 @@ class Initializer:
     """Base class: call with a shape (and dtype) to get an array."""
 
     def __call__(self, shape, dtype="float32") -> jax.Array:
+        """Return an array of ``shape`` and ``dtype``; subclasses implement it."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -32,9 +33,11 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
+        """Return an array of ``shape`` filled with ``value``."""
         return jnp.full(tuple(shape), self.value, dtype=dtype)
 
     def get_config(self):
+        """Return ``value``."""
         return {"value": self.value}
 
 
@@ -45,6 +48,7 @@ class Zeros(Constant):
         super().__init__(0.0)
 
     def get_config(self):
+        """Return no arguments: ``Zeros`` takes none."""
         return {}
 
 
@@ -55,6 +59,7 @@ class Ones(Constant):
         super().__init__(1.0)
 
     def get_config(self):
+        """Return no arguments: ``Ones`` takes none."""
         return {}
 
 
@@ -81,9 +86,11 @@ class RandomNormal(_Random):
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype="float32"):
+        """Draw ``mean + stddev * N(0, 1)`` samples of ``shape``."""
         return self.mean + self.stddev * jax.random.normal(self._key(), tuple(shape), dtype)
 
     def get_config(self):
+        """Return ``mean``, ``stddev`` and ``seed``."""
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
@@ -95,9 +102,11 @@ class RandomUniform(_Random):
         self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype="float32"):
+        """Draw uniform samples of ``shape`` on ``[minval, maxval)``."""
         return jax.random.uniform(self._key(), tuple(shape), dtype, self.minval, self.maxval)
 
     def get_config(self):
+        """Return ``minval``, ``maxval`` and ``seed``."""
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
@@ -109,10 +118,12 @@ class TruncatedNormal(_Random):
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype="float32"):
+        """Draw normal samples of ``shape`` truncated to two standard deviations."""
         t = jax.random.truncated_normal(self._key(), -2.0, 2.0, tuple(shape), dtype)
         return self.mean + self.stddev * t
 
     def get_config(self):
+        """Return ``mean``, ``stddev`` and ``seed``."""
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
@@ -142,12 +153,14 @@ class VarianceScaling(_Random):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype="float32"):
+        """Draw samples of ``shape`` with variance ``scale / fan`` from ``distribution``."""
         return maths.variance_scaling(
             self._key(), tuple(shape), dtype,
             scale=self.scale, mode=self.mode, distribution=self.distribution,
         )
 
     def get_config(self):
+        """Return ``scale``, ``mode``, ``distribution`` and ``seed``."""
         return {
             "scale": self.scale, "mode": self.mode,
             "distribution": self.distribution, "seed": self.seed,
@@ -186,9 +199,11 @@ class Orthogonal(_Random):
         self.gain = gain
 
     def __call__(self, shape, dtype="float32"):
+        """Return an orthogonal matrix of ``shape`` times ``gain``."""
         return maths.orthogonal(self._key(), tuple(shape), dtype, gain=self.gain)
 
     def get_config(self):
+        """Return ``gain`` and ``seed``."""
         return {"gain": self.gain, "seed": self.seed}
 
 
@@ -199,9 +214,11 @@ class Identity(Initializer):
         self.gain = gain
 
     def __call__(self, shape, dtype="float32"):
+        """Return an identity matrix of ``shape`` times ``gain``."""
         return maths.identity(tuple(shape), dtype, gain=self.gain)
 
     def get_config(self):
+        """Return ``gain``."""
         return {"gain": self.gain}
 
 
@@ -230,6 +247,7 @@ def get(identifier) -> Initializer:
 
     Raises:
         ValueError: for an unknown name, naming the valid ones.
+
     """
     if isinstance(identifier, Initializer):
         return identifier

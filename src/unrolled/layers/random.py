@@ -21,6 +21,7 @@ def set_random_seed(seed: int) -> None:
     Example:
         >>> from unrolled import utils
         >>> utils.set_random_seed(42)
+
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"set_random_seed expects a non-negative integer; received {seed!r}.")
@@ -35,7 +36,7 @@ def make_default_seed() -> int:
 
 
 def numpy_rng() -> np.random.Generator:
-    """The global NumPy generator (used for shuffling)."""
+    """Return the global NumPy generator (used for shuffling)."""
     return _state["rng"]
 
 

@@ -84,6 +84,7 @@ class Variable:
         name: short Keras name, e.g. ``"kernel"``.
         path: full path, e.g. ``"sequential/dense/kernel"``.
         trainable: whether optimizers update it.
+
     """
 
     def __init__(self, value, name: str, path: str | None = None, trainable: bool = True):

@@ -30,7 +30,10 @@ class Model(Layer, Trainer):
         RNN states (`_state_variables`); their new values then come back in the same places.
         """
         variables = [*self.non_trainable_weights, *_state_variables(self)][: len(ntv)]
-        mapping = [*zip(self.trainable_weights, tv), *zip(variables, ntv)]
+        # strict=False: tv and ntv come from the caller and are not length-checked here (the
+        # slice above only bounds `variables` by ntv), so keep zip's truncating behaviour.
+        mapping = [*zip(self.trainable_weights, tv, strict=False),
+                   *zip(variables, ntv, strict=False)]
         with StatelessScope(mapping, rng=rng) as scope:
             y, mask = self._forward_layers(x, training)
         return y, mask, [scope.get(v) for v in variables]

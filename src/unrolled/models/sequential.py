@@ -25,6 +25,7 @@ class Sequential(Model):
         >>> model.add(Activation("sigmoid"))
         >>> model.count_params()
         1186
+
     """
 
     def __init__(self, layers=None, name: str | None = None, trainable: bool = True, **kwargs):
@@ -42,6 +43,7 @@ class Sequential(Model):
 
     @property
     def weights(self):
+        """All weights of the layers, in layer order."""
         out = []
         for layer in self._layers:
             out.extend(layer.weights)
@@ -49,6 +51,7 @@ class Sequential(Model):
 
     @property
     def trainable_weights(self):
+        """The layers' trainable weights, or none if the model is frozen."""
         if not self.trainable:
             return []
         out = []
@@ -58,6 +61,7 @@ class Sequential(Model):
 
     @property
     def non_trainable_weights(self):
+        """The layers' non-trainable weights, or all weights if the model is frozen."""
         if not self.trainable:
             return self.weights
         out = []
@@ -70,6 +74,7 @@ class Sequential(Model):
 
         Raises:
             TypeError: if ``layer`` is not a layer.
+
         """
         if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
             layer = layer._layer
@@ -105,6 +110,7 @@ class Sequential(Model):
 
         Raises:
             ValueError: if no input shape is known or a layer rejects it.
+
         """
         if input_shape is None:
             input_shape = self._input_batch_shape
@@ -136,7 +142,8 @@ class Sequential(Model):
     def _summary_rows(self):
         if not self.built:
             return [(layer, ("?",)) for layer in self._layers]
-        return list(zip(self._layers, self._output_shapes))
+        # strict=False: a failed build() after add() leaves one more layer than output shape.
+        return list(zip(self._layers, self._output_shapes, strict=False))
 
     def _forward_layers(self, x, training: bool):
         mask = None
@@ -145,10 +152,12 @@ class Sequential(Model):
         return x, mask
 
     def call(self, inputs, mask=None, training=False):
+        """Run the inputs through every layer in order and return the output."""
         y, _ = self._forward_layers(inputs, training)
         return y
 
     def compute_output_shape(self, input_shape):
+        """Return the last layer's output shape, building the model first if needed."""
         if not self.built:
             self.build(input_shape)
         return self._output_shapes[-1]

@@ -94,6 +94,7 @@ def get(identifier: str | Activation | None) -> Activation:
 
     Raises:
         ValueError: if the name is unknown.
+
     """
     if identifier is None:
         return linear

@@ -19,6 +19,7 @@ def binary_crossentropy(
 
     Returns:
         Losses with ``axis`` reduced, e.g. ``(B,)`` for ``(B, C)`` inputs.
+
     """
     y_true = y_true.astype(y_pred.dtype)
     if label_smoothing:
@@ -46,6 +47,7 @@ def weighted_mean(
 
     Returns:
         ``(sum of weighted losses, count)``; the loss is their quotient.
+
     """
     weight = jnp.ones_like(values)
     if sample_weight is not None:

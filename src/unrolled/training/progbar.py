@@ -31,6 +31,7 @@ class Progbar:
         verbose: 1 for a live bar, 2 for one line at the end.
         stream: where to write (default ``sys.stdout``).
         interval: minimum seconds between redraws.
+
     """
 
     def __init__(self, target: int, width: int = 20, verbose: int = 1, stream=None,
