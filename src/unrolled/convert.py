@@ -55,12 +55,14 @@ def to_torch(model):
     Returns:
         A module whose ``forward(x, lengths=None)`` takes batch-major ``(B, T, F)`` float32
         tensors. Consecutive recurrent layers of the same shape become one multi-layer
-        ``nn.LSTM`` / ``nn.GRU`` (``batch_first=True``); masks become packed sequences.
+        ``nn.LSTM`` / ``nn.GRU`` (``batch_first=True``; a ``Bidirectional`` stack one
+        ``bidirectional=True`` module); masks become packed sequences. A ``Bidirectional``
+        ``merge_mode`` of ``"sum"``, ``"ave"`` or ``"mul"`` is applied after its RNN module.
 
     Raises:
         ValueError: for what PyTorch cannot express (non-default activations, ``go_backwards``
-            outside Bidirectional, GRU ``reset_after=False``, ...); and at run time for inputs
-            whose mask is not right padding.
+            outside Bidirectional, GRU ``reset_after=False``, ``merge_mode=None``, ...); and at
+            run time for inputs whose mask is not right padding.
         ImportError: when PyTorch is not installed.
 
     Example:
@@ -78,11 +80,20 @@ def from_torch(module, input_shape=None, *, mask_value: float | None = None,
     """Return an unrolled ``Sequential`` that computes what a PyTorch module computes.
 
     Args:
-        module: an ``nn.LSTM`` / ``nn.GRU`` (any ``num_layers``, bidirectional when unrolled has
-            ``Bidirectional``), an ``nn.Linear``, or a module returned by `to_torch`.
+        module: an ``nn.LSTM`` / ``nn.GRU`` (any ``num_layers``, ``bidirectional``), an
+            ``nn.Linear``, or a module returned by `to_torch`. ``num_layers=n`` becomes ``n``
+            stacked layers (``return_sequences=True`` on all but the last); with
+            ``bidirectional=True`` each is ``Bidirectional(LSTM/GRU(hidden_size))`` with
+            ``merge_mode="concat"``, which is what torch feeds its next layer.
         input_shape: per-sample input shape ``(T, F)``; defaults to ``(None, input_size)``.
         mask_value: start the model with ``Masking(mask_value)`` for right-padded inputs.
         return_sequences: return every step's output instead of the last valid step's.
+
+    Returns:
+        A built ``Sequential``. For example ``nn.LSTM(3, 8, num_layers=2, bidirectional=True,
+        batch_first=True)`` gives ``Input((None, 3)) -> Bidirectional(LSTM(8,
+        return_sequences=True)) -> Bidirectional(LSTM(8))`` whose output equals
+        ``torch.cat([h_n[-2], h_n[-1]], -1)``.
 
     Raises:
         ValueError: for modules with no Keras equivalent.
@@ -102,7 +113,14 @@ def to_torch_state_dict(layers) -> dict:
 
     Returns:
         ``{"weight_ih_l0": tensor (4u, D), "weight_hh_l0": (4u, u), "bias_ih_l0": (4u,),
-        "bias_hh_l0": zeros (4u,), ...}`` for ``nn.LSTM(..., num_layers=len(layers))``.
+        "bias_hh_l0": zeros (4u,), ...}`` for ``nn.LSTM(..., num_layers=len(layers))``; for a
+        GRU ``(3u, ...)`` blocks ``r, z, n`` with Keras's two bias rows as ``bias_ih``/``bias_hh``;
+        the backward direction of a ``Bidirectional`` layer under ``..._l{k}_reverse`` (load it
+        into ``bidirectional=True``).
+
+    Raises:
+        ValueError: for layers PyTorch cannot compute (GRU ``reset_after=False``, ...), mixed
+            LSTM/GRU stacks, or a non-concat ``Bidirectional`` feeding another layer.
 
     """
     return _torch_convert().to_state_dict(layers)
@@ -111,10 +129,16 @@ def to_torch_state_dict(layers) -> dict:
 def from_torch_state_dict(layers, state_dict) -> None:
     """Set a built recurrent layer's (or stack's) weights from an ``nn.LSTM``/``nn.GRU`` state dict.
 
-    The two PyTorch biases are summed into Keras's single LSTM bias (GRU keeps both rows).
+    The two PyTorch biases are summed into Keras's single LSTM bias (GRU keeps both rows);
+    ``_reverse`` keys go to the backward direction of ``Bidirectional`` layers.
+
+    Args:
+        layers: as in `to_torch_state_dict`, already built.
+        state_dict: a module's ``state_dict()`` (tensors or NumPy arrays).
 
     Raises:
-        ValueError: for missing or unexpected keys and shapes that do not fit.
+        ValueError: for missing or unexpected keys and shapes that do not fit (the weights are
+            left unchanged).
 
     """
     _torch_convert().load_state_dict(layers, state_dict)

@@ -9,38 +9,20 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from convert_helpers import ATOL, SEQ, STACKS, F, T, U, bi, eager, padded_batch, pair
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime comes with the test extra")
 
 from unrolled import convert, layers, models  # noqa: E402
 
-T, F, U = 7, 3, 5
-ATOL = 1e-5
-SEQ = {"units": U, "return_sequences": True}
-STACKS = {
-    "seed": [("LSTM", {"units": U}), ("Dense", {"units": 2}),
-             ("Activation", {"activation": "sigmoid"})],
-    "sequences": [("LSTM", SEQ), ("Dense", {"units": 3, "activation": "relu"})],
-    "zero_output": [("LSTM", {**SEQ, "zero_output_for_mask": True})],
-    "stacked": [("LSTM", SEQ), ("LSTM", {"units": 4}), ("Dense", {"units": 3}),
-                ("Activation", {"activation": "softmax"})],
-    "no_bias": [("LSTM", {"units": U, "use_bias": False}),
-                ("Dense", {"units": 2, "activation": "hard_sigmoid"})],
+# ONNX-only stacks on top of the shared ones (PyTorch cannot compute GRU reset_after=False).
+ONNX_STACKS = {
+    **STACKS,
+    "gru_reset_before": [("GRU", {**SEQ, "reset_after": False}), ("GRU", {"units": 2})],
+    "bi_gru_reset_before": [bi("GRU", reset_after=False)],
+    "lstm_no_bias": [("LSTM", {"units": U, "use_bias": False}),
+                     ("Dense", {"units": 2, "activation": "hard_sigmoid"})],
 }
-if hasattr(layers, "GRU"):
-    STACKS["gru"] = [("GRU", SEQ), ("GRU", {"units": 4}), ("Dense", {"units": 2})]
-
-
-def _randomize(model, rng, scale=0.5):
-    model.set_weights([rng.normal(scale=scale, size=w.shape).astype("float32")
-                       for w in model.get_weights()])
-
-
-def _padded_batch(rng, lengths=(7, 4, 1, 0, 6)):
-    x = rng.normal(size=(len(lengths), T, F)).astype("float32")
-    for row, n in enumerate(lengths):
-        x[row, n:] = 0.0
-    return x
 
 
 def _run(path, x):
@@ -48,17 +30,24 @@ def _run(path, x):
         None, {"x": x})[0]
 
 
-@pytest.mark.parametrize("masking", [True, False])
-@pytest.mark.parametrize("stack", sorted(STACKS))
-def test_onnxruntime_matches_keras(stack, masking, sequential_pair, tmp_path, rng):
-    specs = ([("Masking", {"mask_value": 0.0})] if masking else []) + STACKS[stack]
-    u_model, k_model = sequential_pair(specs, (T, F))
-    _randomize(u_model, rng)
-    k_model.set_weights(u_model.get_weights())
-    x = _padded_batch(rng) if masking else rng.normal(size=(3, T, F)).astype("float32")
+@pytest.mark.parametrize("masking", [True, False], ids=["masked", "unmasked"])
+@pytest.mark.parametrize("stack", sorted(ONNX_STACKS))
+def test_onnxruntime_matches_keras(stack, masking, keras, tmp_path, rng):
+    u_model, k_model = pair(keras, ONNX_STACKS[stack], rng, masking)
+    x = padded_batch(rng) if masking else rng.normal(size=(3, T, F)).astype("float32")
     path = convert.to_onnx(u_model, tmp_path / "m.onnx")
-    got = _run(path, x)
-    np.testing.assert_allclose(got, np.asarray(k_model.predict(x, verbose=0)), atol=ATOL)
+    np.testing.assert_allclose(_run(path, x), eager(k_model, x), atol=ATOL)
+
+
+def _randomize(model, rng, scale=0.5):
+    model.set_weights([rng.normal(scale=scale, size=w.shape).astype("float32")
+                       for w in model.get_weights()])
+
+
+def _load(path):
+    proto = onnx.load(path)
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    return proto, inits
 
 
 def test_graph_is_one_time_major_lstm_node_per_layer_with_onnx_gate_layout(tmp_path, rng):
@@ -66,12 +55,11 @@ def test_graph_is_one_time_major_lstm_node_per_layer_with_onnx_gate_layout(tmp_p
                                layers.LSTM(U, return_sequences=True), layers.LSTM(U),
                                layers.Dense(2)])
     _randomize(model, rng)
-    proto = onnx.load(convert.to_onnx(model, tmp_path / "m.onnx"))
+    proto, inits = _load(convert.to_onnx(model, tmp_path / "m.onnx"))
     lstm_nodes = [n for n in proto.graph.node if n.op_type == "LSTM"]
     assert len(lstm_nodes) == 2
     assert all("layout" not in {a.name for a in n.attribute} for n in lstm_nodes)
     assert all(n.input[4] for n in lstm_nodes)  # sequence_lens is wired
-    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
     w, b = inits[lstm_nodes[0].input[1]], inits[lstm_nodes[0].input[3]]
     assert w.shape == (1, 4 * U, F) and b.shape == (1, 8 * U)
     np.testing.assert_array_equal(b[0, 4 * U:], 0.0)  # Rb: the Keras bias lives in Wb
@@ -80,8 +68,30 @@ def test_graph_is_one_time_major_lstm_node_per_layer_with_onnx_gate_layout(tmp_p
     # a variable time axis: the same file runs on two lengths, equal to unrolled on each
     for steps in (4, 9):
         x = rng.normal(size=(2, steps, F)).astype("float32")
-        np.testing.assert_allclose(_run(tmp_path / "m.onnx", x), model.predict(x, verbose=0),
-                                   atol=ATOL)
+        np.testing.assert_allclose(_run(tmp_path / "m.onnx", x), eager(model, x), atol=ATOL)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_bidirectional_gru_is_one_node_in_keras_gate_order(reset_after, tmp_path, rng):
+    gru = layers.GRU(U, return_sequences=True, reset_after=reset_after)
+    model = models.Sequential([layers.Input(shape=(None, F)), layers.Masking(0.0),
+                               layers.Bidirectional(gru)])
+    _randomize(model, rng)
+    proto, inits = _load(convert.to_onnx(model, tmp_path / "m.onnx"))
+    (node,) = [n for n in proto.graph.node if n.op_type == "GRU"]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs["direction"] == b"bidirectional" and "layout" not in attrs
+    assert attrs["linear_before_reset"] == int(reset_after)
+    w, r, b = (inits[node.input[i]] for i in (1, 2, 3))
+    fwd, bwd = model.layers[1].forward_layer.cell, model.layers[1].backward_layer.cell
+    assert w.shape == (2, 3 * U, F) and r.shape == (2, 3 * U, U) and b.shape == (2, 6 * U)
+    np.testing.assert_array_equal(w[1], bwd.kernel.numpy().T)  # [z | r | h] kept
+    np.testing.assert_array_equal(r[0], fwd.recurrent_kernel.numpy().T)
+    bias = bwd.bias.numpy().reshape(-1)  # (2, 3u) rows [Wb, Rb], or (3u,) with Rb = 0
+    np.testing.assert_array_equal(b[1], bias if reset_after else np.r_[bias, np.zeros(3 * U)])
+    for steps in (4, 9):  # Y (T, 2, B, u) comes back as Keras's (B, T, 2u) concat
+        x = padded_batch(rng, (steps, 2, 0), steps=steps)
+        np.testing.assert_allclose(_run(tmp_path / "m.onnx", x), eager(model, x), atol=ATOL)
 
 
 @pytest.mark.parametrize("build,message", [
@@ -90,6 +100,12 @@ def test_graph_is_one_time_major_lstm_node_per_layer_with_onnx_gate_layout(tmp_p
     (lambda: [layers.LSTM(U), layers.Dense(2, activation="gelu")], "'gelu' has no ONNX"),
     (lambda: [layers.LSTM(U, return_sequences=True), layers.Dropout(0.5), layers.LSTM(U)],
      "Dropout.*has no ONNX export"),
+    (lambda: [layers.Bidirectional(layers.GRU(U), merge_mode=None)], "merge_mode=None"),
+    (lambda: [layers.Bidirectional(layers.LSTM(U), backward_layer=layers.GRU(
+        U, go_backwards=True))], "forward and backward layers differ"),
+    (lambda: [layers.LSTM(U, return_sequences=True), layers.Dense(2), layers.LSTM(U)],
+     "recurrent layer after Dense"),
+    (lambda: [layers.SimpleRNN(U)], "SimpleRNN.*has no ONNX export"),
 ])
 def test_what_onnx_cannot_express_is_refused_and_leaves_files_alone(build, message, tmp_path):
     target = tmp_path / "m.onnx"

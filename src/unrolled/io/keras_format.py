@@ -53,7 +53,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     """Save ``model`` as a Keras 3 ``.keras`` file, atomically.
 
     Args:
-        model: a built `Sequential` model.
+        model: a built `Sequential` or functional model.
         filepath: a name ending in ``.keras``.
         overwrite: replace an existing file (default) or refuse.
         include_optimizer: also store the optimizer's state, so training resumes exactly.
@@ -115,7 +115,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         safe_mode: accepted for Keras compatibility; unrolled never runs code from a file.
 
     Returns:
-        The `Sequential` model, with its weights.
+        The `Sequential` or functional model, with its weights.
 
     Raises:
         FileNotFoundError: if the file does not exist.

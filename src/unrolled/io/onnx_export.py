@@ -5,8 +5,16 @@ the graph transposes ``x (B, T, F)`` to ``(T, B, F)`` before each node and back 
 LSTM node's gate order is ``i, o, f, c`` (Keras: ``i, f, c, o``) with ``W (dirs, 4u, D)``,
 ``R (dirs, 4u, u)`` (transposed Keras kernels) and ``B (dirs, 8u) = [Wb, Rb]``: the whole Keras
 bias goes to ``Wb``, zeros to ``Rb``. The GRU node's order ``z, r, h`` equals Keras's; Keras's
-``reset_after=True`` is ``linear_before_reset=1`` and its two bias rows are ``[Wb, Rb]``. A
-``Bidirectional`` layer is one node with ``direction="bidirectional"``.
+``reset_after=True`` is ``linear_before_reset=1`` and its two bias rows are ``[Wb, Rb]``
+(``B (dirs, 6u)``); ``reset_after=False`` is ``linear_before_reset=0`` with the single Keras bias
+in ``Wb`` and zeros in ``Rb``.
+
+Directions and stacks. A ``Bidirectional`` layer is one node with ``direction="bidirectional"``,
+``W (2, gu, D)``, ``R (2, gu, u)``, ``B (2, 2gu)`` (forward first). Its ``Y (T, 2, B, u)`` is
+transposed to ``(B, T, 2, u)`` and reshaped to ``(B, T, 2u)``: the Keras ``concat`` of
+``[forward | backward]``, both in input order. ``merge_mode`` ``"sum"``, ``"ave"`` and ``"mul"``
+split that into its halves and add (and halve) or multiply them. Every recurrent layer of a
+stack is its own node, fed the previous node's batch-major output.
 
 Masks. A leading ``Masking(v)`` layer becomes part of the graph: a step is valid when any of its
 features differs from ``v``, and ``sequence_lens`` (int32 ``(B,)``) is the count of valid steps
@@ -30,7 +38,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from unrolled.io.atomic import atomic_write
-from unrolled.io.rnn_spec import _directions, _kind, check_rnn_layer
+from unrolled.io.rnn_spec import _directions, _kind, check_rnn_layer, merge_mode
 from unrolled.layers import Activation, Dense, Masking
 from unrolled.models import Sequential
 from unrolled.ops import activations
@@ -120,23 +128,43 @@ def _rnn_node(g: _Graph, layer, x: str, lens: str | None, valid: str | None) -> 
     if kind == "GRU":
         attrs["linear_before_reset"] = int(getattr(parts[0].cell, "reset_after", True))
     y, y_h = g.op(kind, inputs, n_out=2, **attrs)  # (T, dirs, B, u), (dirs, B, u)
+    return _merge(g, _batch_major(g, layer, y, y_h, valid, dirs * units), layer, units)
+
+
+def _batch_major(g: _Graph, layer, y: str, y_h: str, valid: str | None, width: int) -> str:
+    """Keras's concatenated output from the node's ``Y``/``Y_h``, padded steps as Keras."""
     last = g.op("Reshape", [g.op("Transpose", [y_h], perm=[1, 0, 2]),
-                            g.const("shape", np.array([0, dirs * units], np.int64))])  # (B, du)
+                            g.const("shape", np.array([0, width], np.int64))])  # (B, du)
     if not layer.return_sequences:
         if valid is not None:  # fully masked rows keep the zero initial state
             any_valid = g.op("ReduceMax", [valid], axes=[1], keepdims=0)  # (B, 1)
             last = g.op("Mul", [last, any_valid])
         return last
     seq = g.op("Reshape", [g.op("Transpose", [y], perm=[2, 0, 1, 3]),
-                           g.const("shape", np.array([0, 0, dirs * units], np.int64))])
+                           g.const("shape", np.array([0, 0, width], np.int64))])
     if valid is None:
         return seq  # (B, T, du)
-    zero = getattr(parts[0], "zero_output_for_mask", False)
+    zero = getattr(_directions(layer)[0], "zero_output_for_mask", False)
     if zero:
         return g.op("Mul", [seq, valid])  # (B, T, du)
     fill = g.op("Unsqueeze", [last, g.const("axes", np.array([1], np.int64))])  # (B, 1, du)
     keep = g.op("Cast", [valid], to=TensorProto.BOOL)
     return g.op("Where", [keep, seq, fill])
+
+
+def _merge(g: _Graph, out: str, layer, units: int) -> str:
+    """Apply a Bidirectional ``merge_mode`` other than concat to ``out (..., 2u)``."""
+    mode = merge_mode(layer)
+    if mode == "concat":
+        return out
+    fwd, bwd = g.op("Split", [out, g.const("split", np.array([units, units], np.int64))],
+                    n_out=2, axis=-1)  # (..., u) each
+    if mode == "mul":
+        return g.op("Mul", [fwd, bwd])
+    total = g.op("Add", [fwd, bwd])
+    if mode == "ave":
+        return g.op("Div", [total, g.const("two", np.array(2.0, np.float32))])
+    return total
 
 
 def build_model(model: Sequential, opset: int = 17) -> onnx.ModelProto:

@@ -30,6 +30,8 @@ class UnreadableFileError(ValueError):
 #: no such activation, so real Keras refuses the file rather than silently changing the maths.
 KERAS2_HARD_SIGMOID = "hard_sigmoid_keras2"
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
+#: dtypes an `Input` may declare (token ids for Embedding); layers themselves compute in float32
+_INPUT_DTYPES = ("int32", "int64", "uint8", "int16", "int8")
 _KERAS3_OPTIMIZER_KEYS = ("use_ema", "ema_momentum", "ema_overwrite_frequency",
                           "loss_scale_factor", "gradient_accumulation_steps")
 
@@ -143,7 +145,9 @@ def _prepare(spec: dict, keras2: bool):
     config = dict(spec.get("config") or {})
     what = f"layer {config.get('name', '?')!r} ({class_name})"
     cls = _layer_class(class_name, what)
-    if "dtype" in config:
+    if class_name == "InputLayer" and config.get("dtype") in _INPUT_DTYPES:
+        pass  # integer inputs (token ids) stay as they are
+    elif "dtype" in config:
         config["dtype"] = _resolve_dtype(config["dtype"], what)
     if class_name == "InputLayer" and "batch_input_shape" in config:
         config["batch_shape"] = config.pop("batch_input_shape")
@@ -187,9 +191,14 @@ def deserialize_layer(spec: dict, keras2: bool = False) -> Layer:
 
 # ------------------------------------------------------------------- models
 def serialize_model(model) -> dict:
-    """Keras 3's config of a `Sequential` model (without ``compile_config``)."""
+    """Keras 3's config of a `Sequential` or functional model (without ``compile_config``)."""
+    if type(model).__name__ == "Functional":
+        return {"module": "keras.src.models.functional", "class_name": "Functional",
+                "config": model.get_config(), "registered_name": "Functional",
+                "build_config": {"input_shape": None}}
     if type(model).__name__ != "Sequential":
-        raise ValueError(f"Only Sequential models can be saved today; got {type(model).__name__}.")
+        raise ValueError(f"Only Sequential and functional models can be saved; got "
+                         f"{type(model).__name__}.")
     layers = []
     shape = getattr(model, "_input_batch_shape", None)
     if shape is not None:
@@ -208,21 +217,27 @@ def serialize_model(model) -> dict:
 
 
 def deserialize_model(spec: dict, keras2: bool = False):
-    """Rebuild a `Sequential` model (built when its input shape is known).
+    """Rebuild a `Sequential` model (built when its input shape is known) or a functional one.
 
     Raises:
-        ValueError: for a model class other than Sequential, or any layer problem.
+        ValueError: for a model class other than Sequential/Functional, or any layer problem.
 
     """
     from unrolled.models import Sequential  # models sits below io; imported on use
+    from unrolled.models.functional_config import model_from_graph_config
 
     if not isinstance(spec, dict):
         raise ValueError(f"the model config must be a JSON object; found {type(spec).__name__}")
     class_name = spec.get("class_name")
+    if class_name in ("Functional", "Model"):
+        if not isinstance(spec.get("config"), dict):
+            raise ValueError("the functional model's 'config' is not a JSON object")
+        return model_from_graph_config(spec["config"],
+                                       lambda entry: deserialize_layer(entry, keras2=keras2))
     if class_name != "Sequential":
         raise ValueError(
-            f"the model is a {class_name!r}; unrolled loads Sequential models only (the "
-            "functional Model is planned). Rebuild it as keras.Sequential and save again."
+            f"the model is a {class_name!r}; unrolled loads Sequential and functional models "
+            "(Functional/Model) only. Rebuild it as one of those and save again."
         )
     config = spec.get("config")
     if isinstance(config, list):  # Keras <= 2.2.4 wrote the layer list directly
@@ -252,6 +267,8 @@ def serialize_compile(model) -> dict | None:
     """
     if not getattr(model, "compiled", False):
         return None
+    if getattr(model, "_output_losses", None) is not None:
+        return _serialize_multi_output_compile(model)
     loss = model.loss
     if type(loss) is losses_module.LossFunctionWrapper:
         warnings.warn(
@@ -259,8 +276,14 @@ def serialize_compile(model) -> dict | None:
             "the file; the model is saved uncompiled. Call compile() again after loading.",
             UserWarning, stacklevel=3)
         return None
+    metrics = _serialize_metrics(model._metric_ids)
+    return _compile_dict(model, None if loss is None else _serialize_object(loss, "keras.losses"),
+                         None, metrics or None)
+
+
+def _serialize_metrics(identifiers) -> list:
     metrics = []
-    for m in model._metric_ids:
+    for m in identifiers:
         if isinstance(m, str):
             metrics.append(m)
         elif isinstance(m, metrics_module.Metric) and type(m) is not \
@@ -270,15 +293,34 @@ def serialize_compile(model) -> dict | None:
             metrics.append(m.__name__)
         else:
             warnings.warn(f"Metric {m!r} is a custom function and is not saved; pass it to "
-                          "compile() again after loading.", UserWarning, stacklevel=3)
+                          "compile() again after loading.", UserWarning, stacklevel=4)
+    return metrics
+
+
+def _compile_dict(model, loss, loss_weights, metrics) -> dict:
     optimizer = _serialize_object(model.optimizer, "keras.optimizers")
     for key, value in optimizer["config"].items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"optimizer setting {key}={value} is not finite; cannot save it.")
-    return {"optimizer": optimizer, "loss": None if loss is None else _serialize_object(
-        loss, "keras.losses"), "loss_weights": None, "metrics": metrics or None,
-        "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-        "jit_compile": True}
+    return {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
+            "metrics": metrics, "weighted_metrics": None, "run_eagerly": False,
+            "steps_per_execution": 1, "jit_compile": True}
+
+
+def _serialize_multi_output_compile(model) -> dict | None:
+    """Keras's per-output lists: ``loss``, ``loss_weights``, ``metrics`` (one list per output)."""
+    losses = model._output_losses
+    if any(type(lo) is losses_module.LossFunctionWrapper for lo in losses):
+        warnings.warn("One of the model's losses is a custom function, which cannot be stored "
+                      "in the file; the model is saved uncompiled. Call compile() again after "
+                      "loading.", UserWarning, stacklevel=4)
+        return None
+    if all(lo is None for lo in losses):
+        return _compile_dict(model, None, None, None)
+    loss = [None if lo is None else _serialize_object(lo, "keras.losses") for lo in losses]
+    metrics = [_serialize_metrics(ids) for ids in model._output_metric_ids]
+    return _compile_dict(model, loss, list(model._loss_weights),
+                         metrics if any(metrics) else None)
 
 
 def _class_in(module, name: str, base):
@@ -321,6 +363,9 @@ def compile_from_config(model, config: dict) -> None:
     opt_spec = config.get("optimizer", config.get("optimizer_config"))
     optimizer = _from_spec(opt_spec, optimizers_module, optimizers_module.Optimizer,
                            optimizers_module.get, "optimizer")
+    if getattr(model, "_multi_output", False):
+        _compile_multi_output(model, optimizer, config)
+        return
     loss = _from_spec(config.get("loss"), losses_module, losses_module.Loss,
                       losses_module.get, "loss")
     metrics = []
@@ -333,6 +378,30 @@ def compile_from_config(model, config: dict) -> None:
             metrics.append(m)
     model.compile(optimizer="rmsprop" if optimizer is None else optimizer, loss=loss,
                   metrics=metrics)
+
+
+def _compile_multi_output(model, optimizer, config: dict) -> None:
+    """Compile a multi-output model from per-output lists or dicts (as Keras 3 writes them)."""
+
+    def loss_of(spec):
+        return _from_spec(spec, losses_module, losses_module.Loss, losses_module.get, "loss")
+
+    def metric_of(spec):
+        if isinstance(spec, dict):
+            return _from_spec(spec, metrics_module, metrics_module.Metric, None, "metric")
+        return spec
+
+    def each(value, fn):
+        if isinstance(value, dict) and "class_name" not in value:
+            return {k: each(v, fn) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [each(v, fn) for v in value]
+        return fn(value)
+
+    model.compile(optimizer="rmsprop" if optimizer is None else optimizer,
+                  loss=each(config.get("loss"), loss_of),
+                  loss_weights=config.get("loss_weights"),
+                  metrics=each(config.get("metrics"), metric_of))
 
 
 def layer_key(layer: Layer) -> str:

@@ -10,8 +10,17 @@ Weight layouts (the only place in unrolled that knows PyTorch's):
 * **GRU.** Keras ``kernel (D, 3u)`` blocks ``[z | r | h]`` and, with ``reset_after=True`` (the
   Keras 3 default, and the only variant PyTorch computes), ``bias (2, 3u)`` = input bias and
   recurrent bias. PyTorch's blocks are ``r, z, n``; both biases map one to one.
+  Keras's ``reset_after=False`` has no PyTorch form and is refused.
 * **Stacks and directions.** Layer ``k`` of a stack gets the suffix ``_l{k}``; the backward
-  direction of a ``Bidirectional`` layer adds ``_reverse``.
+  direction of a ``Bidirectional`` layer adds ``_reverse``. ``nn.LSTM(num_layers=2,
+  bidirectional=True)`` is therefore two ``Bidirectional(LSTM(u, return_sequences=True))`` layers
+  (``return_sequences=False`` on the last one when only the final state is wanted): torch feeds
+  layer 1 the concatenated ``[forward | backward]`` outputs of layer 0, exactly what Keras's
+  default ``merge_mode="concat"`` gives the next layer.
+* **Merge modes.** PyTorch always concatenates the directions. For a Keras ``Bidirectional``
+  with ``merge_mode`` ``"sum"``, ``"ave"`` or ``"mul"`` the module from `to_torch` applies that
+  op to the two halves after the RNN, so such a layer ends its ``nn.LSTM``/``nn.GRU`` (the next
+  recurrent layer starts a new one). ``merge_mode=None`` (two outputs) is refused.
 * **Dense.** ``kernel (D, n)`` is ``nn.Linear.weight (n, D)`` transposed.
 
 Masks and packed sequences. A Keras mask ``(B, T)`` says which steps a recurrent layer reads. When
@@ -35,7 +44,7 @@ import torch
 from torch import nn
 
 from unrolled import layers as layers_module
-from unrolled.io.rnn_spec import _directions, _kind, check_rnn_layer
+from unrolled.io.rnn_spec import _directions, _kind, check_rnn_layer, is_bidirectional, merge_mode
 from unrolled.layers import Activation, Dense, Input, Masking
 from unrolled.models import Sequential
 from unrolled.ops import activations
@@ -112,7 +121,16 @@ def _stack_of(obj) -> list:
                              "model.build((None, T, F))).")
     kinds = {_kind(layer) for layer in layer_list}
     if len(kinds) > 1:
-        raise ValueError(f"A PyTorch RNN stack has one cell type; received {sorted(kinds)}.")
+        raise ValueError(f"A PyTorch RNN stack has one cell type; received {sorted(kinds)}. "
+                         "Convert each kind's layers separately.")
+    for layer in layer_list[:-1]:
+        if merge_mode(layer) != "concat":
+            raise ValueError(
+                f"Layer {layer.name!r} merges its directions with merge_mode="
+                f"{layer.merge_mode!r} and feeds another layer of the stack; a multi-layer "
+                "PyTorch RNN feeds each layer the concatenated directions. Convert the layers "
+                "one at a time, or use merge_mode='concat'."
+            )
     return layer_list
 
 
@@ -157,33 +175,56 @@ def load_state_dict(obj, state_dict) -> None:
             "module has no bias keys; layer k uses suffix _l{k}, the backward direction "
             "_reverse)."
         )
+    updates = []  # every shape is checked before any weight changes
     for k, layer in enumerate(stack):
         for d, part in enumerate(_directions(layer)):
             keys = _keys(k, d == 1, _use_bias(layer))
             arrays = [state[key] for key in keys] + [None] * (4 - len(keys))
-            values = [v for v in rnn_from_torch_arrays(_kind(layer), *arrays) if v is not None]
+            try:
+                values = [v for v in rnn_from_torch_arrays(_kind(layer), *arrays)
+                          if v is not None]
+            except ValueError as exc:  # e.g. a GRU gate axis not divisible by 3
+                raise ValueError(f"The weights under {keys} do not fit together as "
+                                 f"{_kind(layer)} weights: {exc}") from exc
             for var, value, key in zip(part.cell.weights, values, keys, strict=False):
                 if tuple(value.shape) != var.shape:
                     raise ValueError(
                         f"{key} has shape {tuple(state[key].shape)}, which gives "
                         f"{tuple(value.shape)} for {var.path!r}; the layer expects {var.shape}."
                     )
-            for var, value in zip(part.cell.weights, values, strict=True):
-                var.assign(value)
+            updates += zip(part.cell.weights, values, strict=True)
+    for var, value in updates:
+        var.assign(value)
 
 
 # ------------------------------------------------------------------------- the module
 class RNNBlock(nn.Module):
     """``nn.LSTM``/``nn.GRU`` (batch_first) plus Keras's output rules for padded steps."""
 
-    def __init__(self, rnn: nn.Module, return_sequences: bool, zero_output_for_mask: bool):
+    def __init__(self, rnn: nn.Module, return_sequences: bool, zero_output_for_mask: bool,
+                 merge_mode: str = "concat"):
         super().__init__()
         self.rnn = rnn
         self.return_sequences = return_sequences
         self.zero_output_for_mask = zero_output_for_mask
+        self.merge_mode = merge_mode
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``x (B, T, F)``, optional right-padding ``lengths (B,)`` -> Keras's output."""
+        return self._merge(self._run(x, lengths))
+
+    def _merge(self, y: torch.Tensor) -> torch.Tensor:
+        """Keras's Bidirectional merge of the ``[forward | backward]`` halves of ``y``."""
+        if self.merge_mode == "concat":
+            return y  # (..., dirs*u)
+        fwd, bwd = y.chunk(2, dim=-1)  # (..., u) each
+        if self.merge_mode == "sum":
+            return fwd + bwd
+        if self.merge_mode == "ave":
+            return (fwd + bwd) / 2
+        return fwd * bwd  # "mul"
+
+    def _run(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         batch, steps = x.shape[0], x.shape[1]
         if lengths is None:
             seq, state = self.rnn(x)
@@ -247,19 +288,26 @@ def _torch_rnn(group: list, input_size: int) -> nn.Module:
     kind = _kind(group[0])
     cls = nn.LSTM if kind == "LSTM" else nn.GRU
     rnn = cls(input_size, _units(group[0]), num_layers=len(group), bias=_use_bias(group[0]),
-              batch_first=True, bidirectional=type(group[0]).__name__ == "Bidirectional")
+              batch_first=True, bidirectional=is_bidirectional(group[0]))
     rnn.load_state_dict(to_state_dict(group))
     return rnn
 
 
 def _groups(rnn_layers: list) -> list[list]:
-    """Consecutive layers of the same kind, units, bias and direction share one torch RNN."""
+    """Consecutive layers of the same kind, units, bias and direction share one torch RNN.
+
+    A layer joins the previous one's group only when that one returns sequences and, if
+    bidirectional, concatenates its directions (torch's multi-layer RNNs feed layer k+1 exactly
+    that).
+    """
     def sig(layer):
         return (_kind(layer), _units(layer), _use_bias(layer), type(layer).__name__)
 
     groups: list[list] = []
     for layer in rnn_layers:
-        if groups and sig(groups[-1][-1]) == sig(layer) and groups[-1][-1].return_sequences:
+        prev = groups[-1][-1] if groups else None
+        if prev is not None and sig(prev) == sig(layer) and prev.return_sequences \
+                and merge_mode(prev) == "concat":
             groups[-1].append(layer)
         else:
             groups.append([layer])
@@ -306,8 +354,9 @@ def to_torch(model) -> KerasSequential:
         rnn = _torch_rnn(group, input_size)
         last = group[-1]
         zero = getattr(_directions(last)[0], "zero_output_for_mask", False)
-        blocks.append(RNNBlock(rnn, last.return_sequences, bool(zero)))
-        input_size = rnn.hidden_size * (2 if rnn.bidirectional else 1)
+        merge = merge_mode(last)
+        blocks.append(RNNBlock(rnn, last.return_sequences, bool(zero), merge))
+        input_size = rnn.hidden_size * (2 if rnn.bidirectional and merge == "concat" else 1)
     configs = [{"class_name": type(layer).__name__, "config": layer.get_config()}
                for layer in model.layers]
     module = KerasSequential(mask_value, blocks, head, configs)
@@ -335,11 +384,17 @@ def from_torch(module: nn.Module, input_shape=None, *, mask_value: float | None 
 
     Args:
         module: a `KerasSequential` from `to_torch` (its layers are rebuilt and its current
-            torch weights read back), an ``nn.LSTM``/``nn.GRU`` or an ``nn.Linear``.
+            torch weights read back), an ``nn.LSTM``/``nn.GRU`` or an ``nn.Linear``. An RNN
+            with ``num_layers=n`` becomes ``n`` stacked layers (all but the last with
+            ``return_sequences=True``); with ``bidirectional=True`` each is
+            ``Bidirectional(LSTM/GRU(hidden_size, ...))`` with ``merge_mode="concat"``.
+            ``batch_first`` does not matter: the model is batch-major ``(B, T, F)`` as Keras.
         input_shape: per-sample ``(T, F)`` (``T`` may be ``None``); default ``(None, input_size)``.
-        mask_value: add ``Masking(mask_value)`` first (for right-padded inputs).
+        mask_value: add ``Masking(mask_value)`` first (for right-padded inputs; then the model
+            equals the RNN run on ``pack_padded_sequence`` of the valid lengths).
         return_sequences: for an ``nn.LSTM``/``nn.GRU``, return every step (its ``output``)
-            instead of the last valid step's ``h`` (its ``h_n[-1]``).
+            instead of the last valid step's state (``h_n[-1]``, or
+            ``cat(h_n[-2], h_n[-1])`` when bidirectional).
 
     Raises:
         ValueError: for modules or options with no Keras equivalent (``proj_size``, ...).
@@ -367,16 +422,12 @@ def from_torch(module: nn.Module, input_shape=None, *, mask_value: float | None 
     kind = "LSTM" if isinstance(module, nn.LSTM) else "GRU"
     if getattr(module, "proj_size", 0):
         raise ValueError("nn.LSTM with proj_size > 0 has no Keras equivalent.")
-    cls = getattr(layers_module, kind, None)
-    wrapper = getattr(layers_module, "Bidirectional", None)
-    if cls is None or (module.bidirectional and wrapper is None):
-        missing = kind if cls is None else "Bidirectional"
-        raise NotImplementedError(f"unrolled has no {missing} layer yet to receive this module.")
+    cls = layers_module.get(kind)
     stack = []
     for k in range(module.num_layers):
         seq = return_sequences or k < module.num_layers - 1
         layer = cls(module.hidden_size, use_bias=module.bias, return_sequences=seq)
-        stack.append(wrapper(layer) if module.bidirectional else layer)
+        stack.append(layers_module.Bidirectional(layer) if module.bidirectional else layer)
     first = [Masking(mask_value)] if mask_value is not None else []
     model = Sequential([Input(shape=input_shape or (None, module.input_size)), *first, *stack])
     load_state_dict(stack, module.state_dict())

@@ -79,6 +79,9 @@ class Bidirectional(Layer):
             self.backward_layer = _renamed(layer, "backward_", go_backwards=True)
         else:
             self.backward_layer = backward_layer
+        if hasattr(layer, "use_cudnn"):  # not in the config, so carried over as Keras does
+            self.forward_layer.use_cudnn = layer.use_cudnn
+            self.backward_layer.use_cudnn = layer.use_cudnn
         self._verify()
         for sub in (self.forward_layer, self.backward_layer):
             sub.zero_output_for_mask = sub.return_sequences

@@ -20,7 +20,7 @@ from unrolled.layers import initializers
 from unrolled.layers.base import Layer
 from unrolled.layers.core import _no_extras
 from unrolled.layers.random import SeedGenerator
-from unrolled.layers.stacked import StackedRNNCells, call_cell, initial_state_of
+from unrolled.layers.stacked import StackedRNNCells, call_cell, initial_state_of, state_is_list
 from unrolled.layers.variables import Variable, current_path
 from unrolled.ops import activations, rnn
 
@@ -306,9 +306,9 @@ class RNN(Layer):
         if not isinstance(self.cell, StackedRNNCells):
             return list(flat)
         out, i = [], 0
-        for s in self.cell.state_size:
+        for cell, s in zip(self.cell.cells, self.cell.state_size, strict=True):
             n = len(_flat_sizes(s))
-            out.append(list(flat[i:i + n]))
+            out.append(list(flat[i:i + n]) if state_is_list(cell) else flat[i])
             i += n
         return out
 

@@ -63,8 +63,13 @@ class StackedRNNCells(Layer):
         self.built = True
 
     def get_initial_state(self, batch_size: int) -> list:
-        """Zero states, one list per cell."""
-        return [initial_state_of(c, batch_size) for c in self.cells]
+        """Zero states, one entry per cell: a list, or one array for a cell like Keras's
+        ``OneStateRNNCell`` (integer ``state_size``, no ``get_initial_state``)."""
+        out = []
+        for cell in self.cells:
+            states = initial_state_of(cell, batch_size)
+            out.append(states if state_is_list(cell) else states[0])
+        return out
 
     def prepare_dropout(self, batch: int, input_dim: int, training: bool) -> None:
         """Draw each cell's dropout masks for this call (inputs of cell k are cell k-1's h)."""
@@ -83,10 +88,11 @@ class StackedRNNCells(Layer):
         """One step through every cell: ``(output of the last cell, [states per cell])``."""
         new_states = []
         for cell, cell_states in zip(self.cells, states, strict=True):
-            cell_states = list(cell_states) if isinstance(cell_states, (list, tuple)) else [
-                cell_states]
+            was_list = isinstance(cell_states, (list, tuple))
+            cell_states = list(cell_states) if was_list else [cell_states]
             inputs, new = call_cell(cell, inputs, cell_states, training)
-            new_states.append(list(new) if isinstance(new, (list, tuple)) else [new])
+            new = list(new) if isinstance(new, (list, tuple)) else [new]
+            new_states.append(new if was_list or len(new) != 1 else new[0])
         return inputs, new_states
 
     def get_config(self):
@@ -125,6 +131,19 @@ def call_cell(cell, inputs, states, training: bool):
     if takes:
         return cell.call(inputs, states, training=training)
     return cell.call(inputs, states)
+
+
+def state_is_list(cell) -> bool:
+    """Whether a stack holds this cell's states as a list (Keras's rule) or as one array.
+
+    A list when the cell's ``get_initial_state`` returns one (every built-in cell) or its
+    ``state_size`` is a list; one array for an integer ``state_size`` without
+    ``get_initial_state``.
+    """
+    fn = getattr(cell, "get_initial_state", None)
+    if fn is not None:
+        return isinstance(fn(1), (list, tuple))
+    return isinstance(cell.state_size, (list, tuple))
 
 
 def initial_state_of(cell, batch_size: int) -> list:

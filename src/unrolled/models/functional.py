@@ -18,6 +18,7 @@ import numpy as np
 from unrolled.layers.base import KerasTensor, Layer, Node, unique_name
 from unrolled.layers.core import InputLayer
 from unrolled.models.model import Model
+from unrolled.models.multi_output import MultiOutputTraining
 from unrolled.training.trainer import _as_float_array
 
 
@@ -71,7 +72,7 @@ jax.tree_util.register_pytree_node(_Inputs, lambda b: (b.arrays, None),
                                    lambda _, children: _Inputs(children))
 
 
-class Functional(Model):
+class Functional(MultiOutputTraining, Model):
     """A model defined by its input and output tensors, as ``keras.Model(inputs, outputs)``.
 
     Args:
@@ -100,6 +101,7 @@ class Functional(Model):
         self._multi_output = isinstance(outputs, (list, tuple))
         self.inputs = list(inputs.values()) if isinstance(inputs, dict) else _flat(inputs)
         self.outputs = _flat(outputs)
+        self._inputs_struct, self._outputs_struct = inputs, outputs  # for get_config
         for what, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
             bad = [t for t in tensors if not isinstance(t, KerasTensor)]
             if bad or not tensors:
@@ -322,10 +324,7 @@ class Functional(Model):
 
     def _check_y(self, y, x, what: str):
         if self._multi_output:
-            raise NotImplementedError(
-                f"{what} on a model with {len(self.outputs)} outputs is not supported yet; "
-                "train a model with one output (predict works with several)."
-            )
+            return super()._check_y(y, x, what)  # MultiOutputTraining
         # Resolve variable dims (e.g. time, from Input(shape=(None, F))) for these inputs, so
         # the label check compares real sizes.
         arrays = x.arrays if isinstance(x, _Inputs) else [x]
@@ -349,6 +348,24 @@ class Functional(Model):
         ntv = [w.value for w in self.non_trainable_weights]
         outs = [self._predict_fn(tv, ntv, x_np[i]) for i in idx]
         return [np.asarray(jnp.concatenate(parts, axis=0))[:n] for parts in zip(*outs, strict=True)]
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """Return Keras 3's functional config: ``layers`` (with ``inbound_nodes``),
+        ``input_layers``, ``output_layers``, ``name`` and ``trainable``.
+        """
+        from unrolled.io.serialization import serialize_layer  # lazy: io sits above models
+        from unrolled.models.functional_config import graph_config
+
+        return graph_config(self, serialize_layer)
+
+    @classmethod
+    def from_config(cls, config: dict) -> Functional:
+        """Rebuild the model (new layers, new weights) from `get_config`'s output."""
+        from unrolled.io.serialization import deserialize_layer
+        from unrolled.models.functional_config import model_from_graph_config
+
+        return model_from_graph_config(config, deserialize_layer)
 
     # ---------------------------------------------------------------- summary
     def _summary_rows(self):

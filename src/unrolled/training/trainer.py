@@ -178,9 +178,11 @@ class Trainer:
             ]
 
     # --------------------------------------------------------- compiled steps
-    def _loss_and_metrics(self, y, y_pred, out_mask, sw, valid):
-        values = self.loss.call(y, y_pred)
-        own = self.loss.loss_mask(y, y_pred) if hasattr(self.loss, "loss_mask") else None
+    def _loss_and_metrics(self, y, y_pred, out_mask, sw, valid, loss_obj=None):
+        # loss_obj: one output's loss on a multi-output model (models/multi_output.py)
+        loss_obj = self.loss if loss_obj is None else loss_obj
+        values = loss_obj.call(y, y_pred)
+        own = loss_obj.loss_mask(y, y_pred) if hasattr(loss_obj, "loss_mask") else None
         row = valid
         while row.ndim < values.ndim:
             row = row[..., None]
