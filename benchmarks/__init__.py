@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of unrolled and its peers (see BENCHMARKS.md)."""

@@ -1,0 +1,1 @@
+"""One module per benchmarked system; each runs in its own process (see benchmarks.run)."""
