@@ -171,13 +171,6 @@ def test_non_symbolic_inputs_are_rejected():
         unrolled.Model(np.zeros((2, 3)), unrolled.Input(shape=(3,)))
 
 
-def test_multi_output_training_says_not_supported(rng):
-    model = two_input_shared(unrolled)
-    model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(NotImplementedError, match="2 outputs"):
-        model.fit(data(rng, two_input_shared), [np.zeros((B, 1)), np.zeros((B, 5))], verbose=0)
-
-
 def test_model_dispatch_keeps_sequential_and_base():
     inp = unrolled.Input(shape=(2,))
     functional = unrolled.Model(inp, unrolled.layers.Dense(1)(inp))

@@ -55,21 +55,32 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_fit_matches_keras(keras, clear_sessions, data, case):
-    clear_sessions()
+def test_fit_matches_keras(keras, data):
+    """3 epochs, per-output losses with weights and metrics, validation data."""
     x, ys = data
     u_model, k_model = pair(keras)
     for model in (u_model, k_model):
-        model.compile(optimizer="adam", **CASES[case])
-    kw = dict(epochs=3, batch_size=4, shuffle=False, verbose=0)
-    k_hist = k_model.fit(x, ys, validation_data=(x[:6], [y[:6] for y in ys]), **kw).history
-    u_hist = u_model.fit(x, ys, validation_data=(x[:6], [y[:6] for y in ys]), **kw).history
+        model.compile(optimizer="adam", **CASES["lists"])
+    kw = dict(epochs=3, batch_size=4, shuffle=False, verbose=0,
+              validation_data=(x[:6], [y[:6] for y in ys]))
+    k_hist, u_hist = k_model.fit(x, ys, **kw).history, u_model.fit(x, ys, **kw).history
     assert sorted(u_hist) == sorted(k_hist)
+    assert {"dense_loss", "dense_1_loss", "dense_accuracy", "val_dense_1_loss"} <= set(k_hist)
     for key in k_hist:
         close(u_hist[key], k_hist[key])
     for u_w, k_w in zip(u_model.weights, k_model.weights, strict=True):
         close(u_w.numpy(), k_w.value)
+    close(u_model.evaluate(x, ys, verbose=0), k_model.evaluate(x, ys, verbose=0))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_evaluate_matches_keras(keras, clear_sessions, data, case):
+    """Every way of giving losses, weights and metrics: same values, same names, same order."""
+    clear_sessions()
+    x, ys = data
+    u_model, k_model = pair(keras)
+    for model in (u_model, k_model):
+        model.compile(optimizer="sgd", **CASES[case])
     close(u_model.evaluate(x, ys, verbose=0), k_model.evaluate(x, ys, verbose=0))
     k_logs = k_model.evaluate(x, ys, verbose=0, return_dict=True)
     u_logs = u_model.evaluate(x, ys, verbose=0, return_dict=True)
@@ -96,7 +107,7 @@ def test_dict_labels_equal_list_labels(data):
     close(as_dict, as_list)
     before = model.get_weights()
     model.train_on_batch(x, {"dense": ys[0], "dense_1": ys[1]})
-    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
 @pytest.mark.parametrize("spec, message", [

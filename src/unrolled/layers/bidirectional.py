@@ -207,10 +207,11 @@ class Bidirectional(Layer):
                 "backward_layer": serialize_layer(self.backward_layer)}
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
         """Recreate the layer from `get_config`'s output."""
         config = dict(config)
-        config["layer"] = deserialize_layer(config["layer"])
+        config["layer"] = deserialize_layer(config["layer"], custom_objects)
         if config.get("backward_layer") is not None:
-            config["backward_layer"] = deserialize_layer(config["backward_layer"])
+            config["backward_layer"] = deserialize_layer(config["backward_layer"],
+                                                         custom_objects)
         return super().from_config(config)

@@ -20,17 +20,26 @@ from unrolled.layers import initializers
 from unrolled.layers.base import Layer
 from unrolled.layers.core import _no_extras
 from unrolled.layers.random import SeedGenerator
-from unrolled.layers.stacked import StackedRNNCells, call_cell, initial_state_of, state_is_list
+from unrolled.layers.stacked import (
+    StackedRNNCells,
+    call_cell,
+    initial_state_of,
+    output_size_of,
+    state_is_list,
+)
 from unrolled.layers.variables import Variable, current_path
 from unrolled.ops import activations, rnn
 
 
 def check_units(layer: str, units, implementation) -> None:
-    """Validate ``units`` (positive int) and ``implementation`` (1 or 2)."""
+    """Validate ``units`` (positive int) and ``implementation`` (1 or 2; Keras's legacy 0 = 2)."""
     if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
         raise ValueError(f"{layer} expects a positive integer `units`; received {units!r}.")
-    if implementation not in (1, 2):
-        raise ValueError(f"`implementation` must be 1 or 2; received {implementation!r}.")
+    if implementation not in (0, 1, 2):
+        raise ValueError(
+            f"`implementation` must be 1 or 2 (0, a legacy value Keras still reads from old "
+            f"configs, means 2); received {implementation!r}."
+        )
 
 
 def _check_rate(name: str, value: float) -> float:
@@ -132,17 +141,67 @@ def _flatten(states) -> list:
 
 def serialize_layer(layer: Layer) -> dict:
     """Keras's serialized form of a layer: class name plus config."""
-    return {"module": "keras.layers", "class_name": type(layer).__name__,
-            "config": layer.get_config(), "registered_name": None}
-
-
-def deserialize_layer(config: dict) -> Layer:
-    """Recreate a layer from `serialize_layer`'s output (or an existing layer)."""
-    if isinstance(config, Layer):
-        return config
     from unrolled import layers as registry  # lazy: the registry imports this module
 
-    return registry.get(config["class_name"]).from_config(config["config"])
+    name = type(layer).__name__
+    if registry._REGISTRY.get(name) is type(layer):
+        return {"module": "keras.layers", "class_name": name, "config": layer.get_config(),
+                "registered_name": None}
+    return {"module": type(layer).__module__, "class_name": name,
+            "config": layer.get_config(), "registered_name": name}
+
+
+def _layer_subclasses(base: type) -> list[type]:
+    found = []
+    for sub in base.__subclasses__():
+        found.append(sub)
+        found.extend(_layer_subclasses(sub))
+    return found
+
+
+def layer_class(name: str, custom_objects: dict | None = None,
+                module: str | None = None) -> type:
+    """Return the layer class called ``name``.
+
+    Looked up in ``custom_objects``, then the built-ins, then among the defined subclasses of
+    `Layer` (a user-defined cell such as Keras's ``OneStateRNNCell``), preferring one from
+    ``module`` when several share the name. Nothing is imported.
+    """
+    from unrolled import layers as registry  # lazy: the registry imports this module
+
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in registry._REGISTRY:
+        return registry._REGISTRY[name]
+    matches = {c for c in _layer_subclasses(Layer) if c.__name__ == name}
+    if len(matches) > 1 and module is not None:
+        matches = {c for c in matches if c.__module__ == module} or matches
+    if len(matches) == 1:
+        return matches.pop()
+    if matches:
+        raise ValueError(
+            f"Several layer classes are named {name!r} "
+            f"({sorted(c.__module__ + '.' + c.__qualname__ for c in matches)}); pass "
+            f"custom_objects={{{name!r}: TheClass}} to from_config to choose one."
+        )
+    raise ValueError(
+        f"Unknown layer class {name!r}: it is not a built-in layer and no subclass of "
+        "unrolled.layers.Layer with that name is defined. Import or define the class before "
+        f"calling from_config, or pass custom_objects={{{name!r}: TheClass}}."
+    )
+
+
+def deserialize_layer(config: dict, custom_objects: dict | None = None) -> Layer:
+    """Recreate a layer from `serialize_layer`'s output (or return an existing layer)."""
+    if isinstance(config, Layer):
+        return config
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(
+            "A serialized layer must be a dict with 'class_name' and 'config' (the output of "
+            f"get_config of the wrapping layer); received {config!r:.200}."
+        )
+    cls = layer_class(config["class_name"], custom_objects, config.get("module"))
+    return cls.from_config(config.get("config", {}))
 
 
 class RNN(Layer):
@@ -388,7 +447,7 @@ class RNN(Layer):
     def compute_output_shape(self, input_shape):
         """Output shape(s) for ``input_shape`` (states too with ``return_state``)."""
         batch = input_shape[0]
-        out = self.cell.output_size
+        out = output_size_of(self.cell)
         shape = (batch, input_shape[1], out) if self.return_sequences else (batch, out)
         if not self.return_state:
             return shape
@@ -418,11 +477,11 @@ class RNN(Layer):
         return config
 
     @classmethod
-    def from_config(cls, config: dict):
-        """Recreate the layer from `get_config`'s output."""
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        """Recreate the layer from `get_config`'s output (user cells: see `layer_class`)."""
         config = dict(config)
         if "cell" in config:
-            config["cell"] = deserialize_layer(config["cell"])
+            config["cell"] = deserialize_layer(config["cell"], custom_objects)
         return super().from_config(config)
 
     def _cell_layer_config(self) -> dict:

@@ -52,19 +52,22 @@ class StackedRNNCells(Layer):
     @property
     def output_size(self) -> int:
         """The last cell's output size."""
-        return _output_size(self.cells[-1])
+        return output_size_of(self.cells[-1])
 
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape``."""
         batch, dim = input_shape[0], input_shape[-1]
         for cell in self.cells:
             cell._maybe_build((batch, dim))
-            dim = _output_size(cell)
+            dim = output_size_of(cell)
         self.built = True
 
     def get_initial_state(self, batch_size: int) -> list:
-        """Zero states, one entry per cell: a list, or one array for a cell like Keras's
-        ``OneStateRNNCell`` (integer ``state_size``, no ``get_initial_state``)."""
+        """Zero states, one entry per cell.
+
+        Each entry is a list, or one array for a cell like Keras's ``OneStateRNNCell``
+        (integer ``state_size``, no ``get_initial_state``), as Keras nests them.
+        """
         out = []
         for cell in self.cells:
             states = initial_state_of(cell, batch_size)
@@ -76,7 +79,7 @@ class StackedRNNCells(Layer):
         for cell in self.cells:
             if hasattr(cell, "prepare_dropout"):
                 cell.prepare_dropout(batch, input_dim, training)
-            input_dim = _output_size(cell)
+            input_dim = output_size_of(cell)
 
     def clear_dropout(self) -> None:
         """Forget every cell's masks."""
@@ -97,24 +100,22 @@ class StackedRNNCells(Layer):
 
     def get_config(self):
         """Return the constructor arguments (Keras's keys)."""
-        return {**super().get_config(),
-                "cells": [{"module": "keras.layers", "class_name": type(c).__name__,
-                           "config": c.get_config(), "registered_name": None}
-                          for c in self.cells]}
+        from unrolled.layers.rnn import serialize_layer  # lazy: rnn imports this module
+
+        return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
 
     @classmethod
-    def from_config(cls, config: dict):
-        """Recreate the layer from `get_config`'s output."""
-        from unrolled import layers as registry  # lazy: the registry imports this module
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        """Recreate the layer from `get_config`'s output (user cells: see `rnn.layer_class`)."""
+        from unrolled.layers.rnn import deserialize_layer  # lazy: rnn imports this module
 
         config = dict(config)
-        cells = [c if isinstance(c, Layer) else
-                 registry.get(c["class_name"]).from_config(c["config"])
-                 for c in config.pop("cells")]
+        cells = [deserialize_layer(c, custom_objects) for c in config.pop("cells")]
         return cls(cells, **config)
 
 
-def _output_size(cell) -> int:
+def output_size_of(cell) -> int:
+    """Return the cell's ``output_size``, else the first entry of its ``state_size`` (Keras)."""
     size = getattr(cell, "output_size", None)
     if size is not None:
         return size

@@ -351,8 +351,10 @@ class Functional(MultiOutputTraining, Model):
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
-        """Return Keras 3's functional config: ``layers`` (with ``inbound_nodes``),
-        ``input_layers``, ``output_layers``, ``name`` and ``trainable``.
+        """Return Keras 3's functional config.
+
+        Its keys are ``layers`` (each with its ``inbound_nodes``), ``input_layers``,
+        ``output_layers``, ``name`` and ``trainable``.
         """
         from unrolled.io.serialization import serialize_layer  # lazy: io sits above models
         from unrolled.models.functional_config import graph_config

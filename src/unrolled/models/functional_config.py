@@ -24,6 +24,18 @@ from unrolled.layers.core import InputLayer
 _TENSOR = "__keras_tensor__"
 
 
+class _KerasOp:
+    """A Keras operation in a Keras-written graph (``keras.src.ops``: NotEqual, Any, ...).
+
+    Keras 3 records the ops that compute masks as graph nodes and passes their result as an
+    explicit ``mask=``; unrolled computes the same masks itself, so such ops are not replayed
+    and the ``mask=`` they feed is dropped. An op on the data path is refused.
+    """
+
+    def __init__(self, name: str, class_name: str):
+        self.name, self.class_name = name, class_name
+
+
 class _NotReady(Exception):
     """A call refers to a layer call that has not been replayed yet (shared layers, A(B(A(x))))."""
 
@@ -84,6 +96,8 @@ def _output_of(created: dict, name, node_index: int, tensor_index: int) -> Keras
     if layer is None:
         raise ValueError(f"a layer call refers to layer {name!r}, which the config does not "
                          f"define (it defines {sorted(created)}).")
+    if isinstance(layer, _KerasOp):
+        return layer
     nodes = layer.__dict__.get("_inbound_nodes", [])
     if node_index >= len(nodes):
         raise _NotReady(name)
@@ -129,14 +143,29 @@ def _call_arguments(node_data, created: dict) -> tuple[list, dict]:
 def _replay(layer: Layer, node_data, created: dict) -> None:
     args, kwargs = _call_arguments(node_data, created)
     kwargs.pop("training", None)
-    if kwargs.pop("mask", None) is not None:
+    mask = kwargs.pop("mask", None)
+    if mask is not None and not all(isinstance(m, _KerasOp) for m in _leaves(mask)):
         raise ValueError(f"layer {layer.name!r} is called with an explicit `mask=` argument, "
                          "which unrolled does not replay; let masks flow from Masking or "
                          "Embedding(mask_zero=True) instead.")
+    ops = [a for a in _leaves([args, kwargs]) if isinstance(a, _KerasOp)]
+    if ops:
+        raise ValueError(f"layer {layer.name!r} takes the output of the Keras operation "
+                         f"{ops[0].name!r} ({ops[0].class_name}), which unrolled cannot run; "
+                         "only masks may come from such operations. Replace the operation by "
+                         "a layer.")
     if len(args) != 1:
         raise ValueError(f"layer {layer.name!r} is called with {len(args)} positional "
                          "arguments; unrolled layers take one (a tensor or a list of tensors).")
     layer(args[0], **kwargs)
+
+
+def _leaves(value) -> list:
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _leaves(v)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    return [value]
 
 
 def model_from_graph_config(config: dict, deserialize_layer: Callable[[dict], Layer]):
@@ -158,6 +187,12 @@ def model_from_graph_config(config: dict, deserialize_layer: Callable[[dict], La
     for spec in specs:
         if not isinstance(spec, dict):
             raise ValueError(f"a layer entry must be a JSON object; found {spec!r:.200}")
+        if str(spec.get("module", "")).startswith("keras.src.ops"):
+            name = spec.get("name") or (spec.get("config") or {}).get("name")
+            created[name] = _KerasOp(name, spec.get("class_name"))
+            order.append(name)
+            pending[name] = []
+            continue
         layer = deserialize_layer(spec)
         name = spec.get("name") or layer.name
         if name in created:
@@ -199,5 +234,13 @@ def model_from_graph_config(config: dict, deserialize_layer: Callable[[dict], La
     except _NotReady as exc:
         raise ValueError(f"the model's inputs/outputs refer to a call of layer {exc} that the "
                          "config does not contain.") from None
-    return Functional(inputs, outputs, name=config.get("name"),
-                      trainable=config.get("trainable", True))
+    if any(isinstance(t, _KerasOp) for t in _leaves([inputs, outputs])):
+        raise ValueError("the model's inputs/outputs come from Keras operations, which unrolled "
+                         "cannot run; end the model with a layer.")
+    model = Functional(inputs, outputs, name=config.get("name"),
+                       trainable=config.get("trainable", True))
+    # Keras numbers the weights in the file by its own layer order (the config's), which can
+    # differ from the order unrolled derives where Keras put mask operations into the graph.
+    position = {name: i for i, name in enumerate(order)}
+    model._layers.sort(key=lambda lay: position.get(lay.name, len(position)))
+    return model

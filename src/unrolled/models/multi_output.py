@@ -79,7 +79,7 @@ def _per_output(value, names: list[str], what: str, broadcast: bool) -> list:
 
 
 def _only_entry(value, names: list[str], what: str):
-    """A one-output model's entry of a per-output ``loss``/``metrics`` list or dict."""
+    """Return a one-output model's entry of a per-output ``loss``/``metrics`` list or dict."""
     if isinstance(value, dict) and what != "metrics" or (
             isinstance(value, dict) and set(value) <= set(names)):
         return _per_output(value, names, what, broadcast=True)[0]
@@ -98,8 +98,10 @@ class MultiOutputTraining:
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 **kwargs):
-        """Configure training; with several outputs ``loss``, ``loss_weights`` and ``metrics``
-        may be given per output (a list in output order, or a dict by output name).
+        """Configure training, Keras style, with per-output settings.
+
+        With several outputs ``loss``, ``loss_weights`` and ``metrics`` may be given per output:
+        a list in output order or a dict by output name (see the module docstring).
         """
         self._output_losses = None
         if not self._multi_output:
@@ -155,7 +157,8 @@ class MultiOutputTraining:
         self._output_shapes = [(None, *o.shape[1:]) for o in outs]
         checked, saved = [], (self.loss, getattr(self, "_resolved_output_shape", None))
         try:
-            for k, (name, labels, loss) in enumerate(zip(names, y, self._output_losses)):
+            rows = zip(names, y, self._output_losses, strict=True)
+            for k, (name, labels, loss) in enumerate(rows):
                 self.loss = loss or losses_module.get("mse")  # no loss: shape check only
                 self._resolved_output_shape = self._output_shapes[k]
                 checked.append(Trainer._check_y(self, labels, x, f"{what} (output {name!r})"))
@@ -188,7 +191,8 @@ class MultiOutputTraining:
         if not self._multi_output or loss_obj is not None:
             return super()._loss_and_metrics(y, y_pred, out_mask, sw, valid, loss_obj)
         total = jnp.zeros((), jnp.float32)
-        for k, (loss, weight) in enumerate(zip(self._output_losses, self._loss_weights)):
+        pairs = zip(self._output_losses, self._loss_weights, strict=True)
+        for k, (loss, weight) in enumerate(pairs):
             if loss is not None:
                 value = super()._loss_and_metrics(y.arrays[k], y_pred[k], out_mask[k], sw, valid,
                                                   loss)
@@ -199,7 +203,7 @@ class MultiOutputTraining:
         if not self._multi_output:
             return super()._metric_updates(states, y, y_pred, out_mask, sw, valid)
         out = []
-        for m, state in zip(self._metrics, states):
+        for m, state in zip(self._metrics, states, strict=True):
             k = m.index
             if isinstance(m, _OutputLoss):
                 value = super()._loss_and_metrics(y.arrays[k], y_pred[k], out_mask[k], sw, valid,

@@ -524,12 +524,12 @@ class Trainer:
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """Loss (and metrics) on one batch, without updating weights."""
-        return self.evaluate(x, y, batch_size=len(x), sample_weight=sample_weight,
+        return self.evaluate(x, y, batch_size=_num_samples(x), sample_weight=sample_weight,
                              return_dict=return_dict, verbose=0)
 
     def predict_on_batch(self, x):
         """Outputs for one batch."""
-        return self.predict(x, batch_size=len(x), verbose=0)
+        return self.predict(x, batch_size=_num_samples(x), verbose=0)
 
     def compile_counts(self) -> dict[str, int]:
         """Number of compiled variants of each step (for tests that count recompilations)."""
@@ -588,3 +588,12 @@ def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndar
                       "those samples get weight 1.0 (as in Keras). Add them to class_weight to "
                       "silence this warning.", UserWarning, stacklevel=3)
     return weights
+
+
+def _num_samples(x) -> int:
+    """Samples in ``x``: an array, or a list/tuple/dict of per-input arrays."""
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, (list, tuple)):
+        return len(x[0])
+    return len(x)
