@@ -6,7 +6,9 @@
 from unrolled import (
     activations,
     callbacks,
+    datasets,
     initializers,
+    inspect,
     layers,
     losses,
     metrics,
@@ -20,6 +22,6 @@ from unrolled.models import Model, Sequential
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "initializers", "layers",
-    "losses", "metrics", "models", "optimizers", "utils", "__version__",
+    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
+    "inspect", "layers", "losses", "metrics", "models", "optimizers", "utils", "__version__",
 ]

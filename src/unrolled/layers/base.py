@@ -154,11 +154,38 @@ class Layer:
             self._batch_input_shape = None
 
     # ----------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True,
-                   dtype="float32") -> Variable:
-        """Create a named weight under the current name scope."""
-        init = initializers.get(initializer)
-        value = jnp.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   name: str | None = None, autocast: bool = True, regularizer=None,
+                   constraint=None, aggregation: str = "none") -> Variable:
+        """Create a weight under the current name scope (``sequential/lstm/lstm_cell/kernel``).
+
+        Takes Keras 3's arguments, by keyword or in Keras's positional order
+        ``(shape, initializer, dtype, trainable, ...)``; unrolled's own layers also use the short
+        positional form ``add_weight(name, shape, initializer)``.
+
+        Raises:
+            ValueError: for a regularizer or constraint (not supported yet) or a missing shape.
+
+        """
+        if args and isinstance(args[0], str):  # add_weight(name, shape, initializer)
+            name, args = args[0], args[1:]
+        keras_order = ("shape", "initializer", "dtype", "trainable")
+        given = dict(zip(keras_order, args, strict=False))
+        shape = given.get("shape", shape)
+        initializer = given.get("initializer", initializer)
+        dtype = given.get("dtype", dtype) or "float32"
+        trainable = given.get("trainable", trainable)
+        if regularizer is not None or constraint is not None:
+            raise ValueError(
+                f"add_weight on layer {self.name!r}: regularizers and constraints are not "
+                "supported by unrolled yet; pass None."
+            )
+        if shape is None:
+            raise ValueError(f"add_weight on layer {self.name!r} needs a shape, e.g. (3, 4).")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        name = name or "variable"
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
+        value = jnp.asarray(init(shape, dtype=dtype), dtype=dtype)
         var = Variable(value, name=name, path=current_path(name), trainable=trainable)
         self._own_weights.append(var)
         return var

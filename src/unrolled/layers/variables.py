@@ -132,8 +132,53 @@ class Variable:
         a = np.asarray(self._value)
         return a.astype(dtype) if dtype is not None else a
 
+    # Arithmetic reads the current value, so custom cells can write ``inputs @ self.kernel``
+    # (and `unrolled.ops` functions accept variables, as ``keras.ops`` does).
+    _unrolled_variable = True
+
+    def __matmul__(self, other):
+        return self.value @ _unwrap(other)
+
+    def __rmatmul__(self, other):
+        return _unwrap(other) @ self.value
+
+    def __add__(self, other):
+        return self.value + _unwrap(other)
+
+    def __radd__(self, other):
+        return _unwrap(other) + self.value
+
+    def __sub__(self, other):
+        return self.value - _unwrap(other)
+
+    def __rsub__(self, other):
+        return _unwrap(other) - self.value
+
+    def __mul__(self, other):
+        return self.value * _unwrap(other)
+
+    def __rmul__(self, other):
+        return _unwrap(other) * self.value
+
+    def __truediv__(self, other):
+        return self.value / _unwrap(other)
+
+    def __rtruediv__(self, other):
+        return _unwrap(other) / self.value
+
+    def __neg__(self):
+        return -self.value
+
+    def __getitem__(self, index):
+        return self.value[index]
+
     def __repr__(self) -> str:
         return (
             f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
             f"trainable={self.trainable}>"
         )
+
+
+def _unwrap(x):
+    """Return the array behind a `Variable`; anything else unchanged."""
+    return x.value if isinstance(x, Variable) else x
