@@ -334,21 +334,6 @@ class Functional(MultiOutputTraining, Model):
         self._resolved_output_shape = (None, *out.shape[1:])
         return super()._check_y(y, x, what)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Return the outputs for ``x`` (one array per input, in order): an array, or a list."""
-        if not self._multi_output:
-            return super().predict(x, batch_size=batch_size, verbose=verbose)
-        x_np = self._check_x(x, "predict")
-        n = x_np.shape[0]
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if getattr(self, "_predict_fn", None) is None:
-            self._predict_fn = self._make_predict_fn()
-        idx, _ = self._batches(n, min(batch_size, max(n, 1)), np.arange(n))
-        tv = [w.value for w in self.trainable_weights]
-        ntv = [w.value for w in self.non_trainable_weights]
-        outs = [self._predict_fn(tv, ntv, x_np[i]) for i in idx]
-        return [np.asarray(jnp.concatenate(parts, axis=0))[:n] for parts in zip(*outs, strict=True)]
-
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
         """Return Keras 3's functional config.

@@ -210,6 +210,7 @@ class Trainer:
 
         def step(tv, ntv, opt_state, es, x, y, sw, valid, key):
             sw = sw * valid
+            key = jax.random.fold_in(key, es["step"])  # a fresh key per batch, derived on device
 
             def loss_fn(tv):
                 y_pred, out_mask, new_ntv = self._stateless_forward(tv, ntv, x, True, key)
@@ -380,7 +381,7 @@ class Trainer:
                 i = idx[b]
                 tv, ntv, self._opt_state, es = self._train_fn(
                     tv, ntv, self._opt_state, es, x_np[i], y_np[i], sw_np[i], valid[b],
-                    jax.random.fold_in(base_key, b))
+                    base_key)
                 if per_batch:
                     self._write_back(tv, ntv)
                     cblist.on_train_batch_end(b, self._logs(es))
@@ -491,6 +492,9 @@ class Trainer:
         tv = [w.value for w in self.trainable_weights]
         ntv = [w.value for w in self.non_trainable_weights]
         outs = [self._predict_fn(tv, ntv, x_np[i]) for i in idx]
+        if isinstance(outs[0], (list, tuple)):  # a model with several outputs: a list of arrays
+            return [np.asarray(jnp.concatenate(parts, axis=0))[:n]
+                    for parts in zip(*outs, strict=True)]
         return np.asarray(jnp.concatenate(outs, axis=0))[:n]
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
