@@ -5,7 +5,7 @@ one row per token, ``(N_tokens, u)`` datasets named in the config (here ``states
 cell state and ``output<k>`` for the hidden state of recurrent layer ``k``), an HDF5 file with
 the token id of each row (dataset ``word_ids``, ``(N_tokens,)``) and a ``.dict`` file mapping
 each token to its id, one ``token id`` pair per line. Sequences are concatenated in batch order,
-masked (padding) steps left out. Needs h5py (``pip install unrolled[io]``).
+masked (padding) steps left out. Writes HDF5 with h5py (a dependency).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def export_lstmvis(model, x, directory, tokens=None, bins: int = 10,
     try:
         import h5py
     except ImportError as exc:  # pragma: no cover - h5py ships with the test extra
-        raise ImportError("LSTMVis export writes HDF5: pip install unrolled[io] (h5py).") from exc
+        raise ImportError("LSTMVis export writes HDF5 and needs h5py: pip install h5py.") from exc
     arr = check_inputs(model, x)
     layers = [lay for lay in model_layers(model) if kind_of(lay) not in (None, "Bidirectional")]
     if not layers:

@@ -38,9 +38,9 @@ def h5py():
     """Import h5py, or say how to install it."""
     try:
         import h5py as module
-    except ImportError:  # pragma: no cover - h5py is in the io and test extras
-        raise ImportError("Reading and writing Keras files needs h5py: pip install "
-                          "'unrolled[io]' (or pip install h5py).") from None
+    except ImportError:  # pragma: no cover - h5py is a dependency; a broken install lacks it
+        raise ImportError("Reading and writing Keras files needs h5py, a dependency of "
+                          "unrolled that is missing here: pip install h5py.") from None
     return module
 
 
