@@ -144,6 +144,10 @@ def _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll, save):
 # Scan unroll factors of the fast path (inference forward, training forward, backward), measured
 # with benchmarks/levers.py; see BENCHMARKS.md.
 FAST_UNROLL = (2, 1, 1)
+# Below this many units JAX's own transpose of the forward scan trains faster than the
+# hand-derived backward pass (idle machine: 1.12x at u=16; the hand-derived one wins 1.13x at
+# u=128; BENCHMARKS.md), so small layers keep the custom forward but differentiate it by JAX.
+HAND_BPTT_MIN_UNITS = 64
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(5,))
@@ -155,6 +159,14 @@ def _recurrence(z_x, recurrent_kernel, h0, c0, keep, unroll):
 
 def _recurrence_fwd(z_x, recurrent_kernel, h0, c0, keep, unroll):
     u = h0.shape[-1]
+    if u < HAND_BPTT_MIN_UNITS:  # small layer: JAX differentiates the plain forward scan
+
+        def plain(z, r, h, c):
+            c_last, hs = _recurrence_forward(z, r, h, c, keep, unroll[1], save=False)
+            return hs, c_last  # (T, B, u), (B, u)
+
+        out, vjp = jax.vjp(plain, z_x, recurrent_kernel, h0, c0)
+        return out, (vjp, keep)
     c_last, res = _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll[1],
                                       save=True)  # res (T, B, 6u)
     return (res[..., 5 * u:], c_last), (recurrent_kernel, h0, c0, keep, res)
@@ -171,6 +183,10 @@ def _recurrence_bwd(unroll, residuals, cotangents):
 
     A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``.
     """
+    if len(residuals) == 2:  # the small-layer branch of `_recurrence_fwd`
+        vjp, keep = residuals
+        dz, d_rk, dh0, dc0 = vjp(cotangents)
+        return dz, d_rk, dh0, dc0, None if keep is None else np.zeros(keep.shape, jax.dtypes.float0)
     recurrent_kernel, h0, c0, keep, res = residuals
     d_hs, d_c_last = cotangents  # (T, B, u), (B, u)
     u = h0.shape[-1]
@@ -208,10 +224,10 @@ def _recurrence_bwd(unroll, residuals, cotangents):
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
-def _lstm_fast(z_x, recurrent_kernel, initial_state, mask, go_backwards, zero_output_for_mask,
+def _lstm_fast(z_t, recurrent_kernel, initial_state, mask, go_backwards, zero_output_for_mask,
                unroll):
     """`lstm` for the tanh/sigmoid cell through `_recurrence` (same results, leaner gradient)."""
-    zs = jnp.swapaxes(z_x, 0, 1)  # (T, B, 4u)
+    zs = z_t  # (T, B, 4u): `_lstm` projects time-major inputs, so no (B, T, 4u) transpose
     keep = None if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)[..., None]  # (T, B, 1)
     if go_backwards:
         zs = jnp.flip(zs, axis=0)  # (T, B, 4u), processing order
@@ -302,15 +318,19 @@ def _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
     act = activations.get(activation)
     rec_act = activations.get(recurrent_activation)
     units = recurrent_kernel.shape[0]
+    if initial_state is None:
+        zeros = jnp.zeros((x.shape[0], units), jnp.result_type(x, kernel))  # (B, u)
+        initial_state = [zeros, zeros]
+    if fast and act is jnp.tanh and rec_act is jax.nn.sigmoid:
+        # Transpose the narrow input (T, B, D), not its 4u-wide projection.
+        z_t = jnp.swapaxes(x, 0, 1) @ kernel  # (T, B, 4u)
+        if bias is not None:
+            z_t = z_t + bias  # (T, B, 4u)
+        return _lstm_fast(z_t, recurrent_kernel, list(initial_state), mask, go_backwards,
+                          zero_output_for_mask, unroll)
     z_x = x @ kernel  # (B, T, 4u)
     if bias is not None:
         z_x = z_x + bias  # (B, T, 4u)
-    if initial_state is None:
-        zeros = jnp.zeros((x.shape[0], units), z_x.dtype)  # (B, u)
-        initial_state = [zeros, zeros]
-    if fast and act is jnp.tanh and rec_act is jax.nn.sigmoid:
-        return _lstm_fast(z_x, recurrent_kernel, list(initial_state), mask, go_backwards,
-                          zero_output_for_mask, unroll)
 
     def step(z_t, states):
         h, c = states
