@@ -112,19 +112,24 @@ def lstm_step(
     return h_new, c_new, (i, f, g, o)
 
 
-def _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll, save):
-    """Scan the LSTM recurrence over time-major ``z_x (T, B, 4u)``, tanh/sigmoid cell.
+def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll, save):
+    """Scan the tanh/sigmoid LSTM over time-major inputs ``x (T, B, D)``.
 
+    Each step computes ``[x_t | h] @ [kernel; recurrent_kernel] + bias`` as ONE matmul inside
+    the loop: on XLA CPU that beat projecting all steps before the scan (1.2-1.3x per training
+    step at both benchmark sizes; BENCHMARKS.md), because the hoisted ``(T, B, 4u)`` array costs
+    a slice per step and, at medium size, more memory traffic than the small matmul it saves.
     ``keep`` is ``None`` or a boolean ``(T, B, 1)``. Returns ``(c_T (B, u), H (T, B, u))``,
     ``H[t]`` the carried ``h`` after step ``t`` (unchanged at masked steps), or, when ``save``,
     ``(c_T, R (T, B, 6u))`` with the residual rows ``R[t] = [i | f | g | o | c_t | h_t]`` for
     the backward pass (one stacked output per step keeps the loop body to few kernels).
     """
+    weights = jnp.concatenate([kernel, recurrent_kernel], axis=0)  # (D + u, 4u)
 
     def body(carry, xs):
         h, c = carry  # (B, u), (B, u)
-        z_t, k_t = xs if keep is not None else (xs, None)
-        z = z_t + h @ recurrent_kernel  # (B, 4u)
+        x_t, k_t = xs if keep is not None else (xs, None)
+        z = jnp.concatenate([x_t, h], axis=-1) @ weights + bias  # (B, 4u)
         zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (B, u)
         i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (B, u)
         g = jnp.tanh(zg)  # (B, u)
@@ -136,7 +141,7 @@ def _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll, save):
         out = jnp.concatenate([i, f, g, o, c_new, h_new], axis=-1) if save else h_new
         return (h_new, c_new), out  # out (B, 6u) or (B, u)
 
-    xs = z_x if keep is None else (z_x, keep)
+    xs = x if keep is None else (x, keep)
     (_, c_last), outs = jax.lax.scan(body, (h0, c0), xs, unroll=unroll)
     return c_last, outs
 
@@ -150,26 +155,27 @@ FAST_UNROLL = (2, 1, 1)
 HAND_BPTT_MIN_UNITS = 64
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(5,))
-def _recurrence(z_x, recurrent_kernel, h0, c0, keep, unroll):
+@partial(jax.custom_vjp, nondiff_argnums=(7,))
+def _recurrence(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
     """``(H (T, B, u), c_T (B, u))`` of the tanh/sigmoid LSTM; gradients by hand-derived BPTT."""
-    c_last, hs = _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll[0], save=False)
+    c_last, hs = _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll[0],
+                                     save=False)
     return hs, c_last  # (T, B, u), (B, u)
 
 
-def _recurrence_fwd(z_x, recurrent_kernel, h0, c0, keep, unroll):
+def _recurrence_fwd(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
     u = h0.shape[-1]
     if u < HAND_BPTT_MIN_UNITS:  # small layer: JAX differentiates the plain forward scan
 
-        def plain(z, r, h, c):
-            c_last, hs = _recurrence_forward(z, r, h, c, keep, unroll[1], save=False)
+        def plain(*args):
+            c_last, hs = _recurrence_forward(*args, keep, unroll[1], save=False)
             return hs, c_last  # (T, B, u), (B, u)
 
-        out, vjp = jax.vjp(plain, z_x, recurrent_kernel, h0, c0)
+        out, vjp = jax.vjp(plain, x, kernel, recurrent_kernel, bias, h0, c0)
         return out, (vjp, keep)
-    c_last, res = _recurrence_forward(z_x, recurrent_kernel, h0, c0, keep, unroll[1],
-                                      save=True)  # res (T, B, 6u)
-    return (res[..., 5 * u:], c_last), (recurrent_kernel, h0, c0, keep, res)
+    c_last, res = _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep,
+                                      unroll[1], save=True)  # res (T, B, 6u)
+    return (res[..., 5 * u:], c_last), (x, kernel, recurrent_kernel, h0, c0, keep, res)
 
 
 def _recurrence_bwd(unroll, residuals, cotangents):
@@ -181,13 +187,14 @@ def _recurrence_bwd(unroll, residuals, cotangents):
         dz  = [dc' g i(1-i) | dc' c_{t-1} f(1-f) | dc' i (1-g^2) | dh tanh(c_t) o(1-o)]
         dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f,  dR = sum_t h_{t-1}^T dz_t
 
-    A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``.
+    A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``. The input-side
+    gradients (``dx = dz @ K^T``, ``dK``, ``db``) are single matmuls/sums over all steps.
     """
     if len(residuals) == 2:  # the small-layer branch of `_recurrence_fwd`
         vjp, keep = residuals
-        dz, d_rk, dh0, dc0 = vjp(cotangents)
-        return dz, d_rk, dh0, dc0, None if keep is None else np.zeros(keep.shape, jax.dtypes.float0)
-    recurrent_kernel, h0, c0, keep, res = residuals
+        grads = vjp(cotangents)  # dx, dK, dR, db, dh0, dc0
+        return (*grads, None if keep is None else np.zeros(keep.shape, jax.dtypes.float0))
+    x, kernel, recurrent_kernel, h0, c0, keep, res = residuals
     d_hs, d_c_last = cotangents  # (T, B, u), (B, u)
     u = h0.shape[-1]
     h_prev = jnp.concatenate([h0[None], res[:-1, :, 5 * u:]], axis=0)  # (T, B, u)
@@ -216,26 +223,32 @@ def _recurrence_bwd(unroll, residuals, cotangents):
     zero = jnp.zeros_like(h0)  # (B, u)
     (dh0, dc0), dz = jax.lax.scan(body, (zero, d_c_last), xs, reverse=True,
                                   unroll=unroll[2])  # dz (T, B, 4u)
+    dx = dz @ kernel.T  # (T, B, D)
+    d_kernel = jnp.einsum("tbd,tbg->dg", x, dz)  # (D, 4u)
     d_rk = jnp.einsum("tbu,tbg->ug", h_prev, dz)  # (u, 4u)
+    d_bias = jnp.sum(dz, axis=(0, 1))  # (4u,)
     d_keep = None if keep is None else np.zeros(keep.shape, jax.dtypes.float0)
-    return dz, d_rk, dh0, dc0, d_keep
+    return dx, d_kernel, d_rk, d_bias, dh0, dc0, d_keep
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
-def _lstm_fast(z_t, recurrent_kernel, initial_state, mask, go_backwards, zero_output_for_mask,
-               unroll):
+def _lstm_fast(x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwards,
+               zero_output_for_mask, unroll):
     """`lstm` for the tanh/sigmoid cell through `_recurrence` (same results, leaner gradient)."""
-    zs = z_t  # (T, B, 4u): `_lstm` projects time-major inputs, so no (B, T, 4u) transpose
+    xs = jnp.swapaxes(x, 0, 1)  # (T, B, D)
     keep = None if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)[..., None]  # (T, B, 1)
     if go_backwards:
-        zs = jnp.flip(zs, axis=0)  # (T, B, 4u), processing order
+        xs = jnp.flip(xs, axis=0)  # (T, B, D), processing order
         keep = None if keep is None else jnp.flip(keep, axis=0)  # (T, B, 1)
+    if bias is None:
+        bias = jnp.zeros((recurrent_kernel.shape[-1],), recurrent_kernel.dtype)  # (4u,)
     h0, c0 = initial_state
     # unroll=1 (the default) takes the measured best factors; an explicit factor applies to all
     factors = FAST_UNROLL if unroll is False or unroll == 1 else (unroll,) * 3
-    hs, c_last = _recurrence(zs, recurrent_kernel, h0, c0, keep, factors)  # (T, B, u), (B, u)
+    hs, c_last = _recurrence(xs, kernel, recurrent_kernel, bias, h0, c0, keep,
+                             factors)  # (T, B, u), (B, u)
     outputs = hs  # (T, B, u): the carried h repeats the previous output at masked steps
     if keep is not None and zero_output_for_mask:
         outputs = jnp.where(keep, hs, jnp.zeros_like(hs))  # (T, B, u)
@@ -322,12 +335,8 @@ def _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
         zeros = jnp.zeros((x.shape[0], units), jnp.result_type(x, kernel))  # (B, u)
         initial_state = [zeros, zeros]
     if fast and act is jnp.tanh and rec_act is jax.nn.sigmoid:
-        # Transpose the narrow input (T, B, D), not its 4u-wide projection.
-        z_t = jnp.swapaxes(x, 0, 1) @ kernel  # (T, B, 4u)
-        if bias is not None:
-            z_t = z_t + bias  # (T, B, 4u)
-        return _lstm_fast(z_t, recurrent_kernel, list(initial_state), mask, go_backwards,
-                          zero_output_for_mask, unroll)
+        return _lstm_fast(x, kernel, recurrent_kernel, bias, list(initial_state), mask,
+                          go_backwards, zero_output_for_mask, unroll)
     z_x = x @ kernel  # (B, T, 4u)
     if bias is not None:
         z_x = z_x + bias  # (B, T, 4u)
