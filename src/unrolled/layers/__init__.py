@@ -6,6 +6,7 @@ from unrolled.layers.conv import Conv1D
 from unrolled.layers.core import Activation, Dense, Input, InputLayer, Masking
 from unrolled.layers.embedding import Embedding
 from unrolled.layers.gru import GRU, GRUCell
+from unrolled.layers.lstm import LSTM, LSTMCell
 from unrolled.layers.merging import (
     Add,
     Average,
@@ -19,7 +20,7 @@ from unrolled.layers.normalization import LayerNormalization
 from unrolled.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from unrolled.layers.regularization import Dropout, SpatialDropout1D
 from unrolled.layers.reshaping import Flatten, RepeatVector
-from unrolled.layers.rnn import LSTM, RNN, LSTMCell
+from unrolled.layers.rnn import RNN
 from unrolled.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from unrolled.layers.stacked import StackedRNNCells
 from unrolled.layers.time_distributed import TimeDistributed
