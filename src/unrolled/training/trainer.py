@@ -201,9 +201,9 @@ class Trainer:
     def _metric_updates(self, states, y, y_pred, out_mask, sw, valid):
         # Keras weights compiled `metrics` by neither sample_weight nor class_weight (only
         # `weighted_metrics` would be); the padded rows of a partial batch are masked out.
+        # `sw` is accepted (subclasses route it per output) but deliberately not applied here.
         mask = valid if out_mask is None else out_mask * valid[:, None]
-        weight = None
-        return [m.update(s, y, y_pred, weight, mask) for m, s in zip(self._metrics, states)]
+        return [m.update(s, y, y_pred, None, mask) for m, s in zip(self._metrics, states)]
 
     def _make_train_fn(self):
         tx = self._tx
