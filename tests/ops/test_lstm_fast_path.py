@@ -18,12 +18,6 @@ from unrolled.ops import rnn
 B, T, D, U = 4, 6, 3, 5
 
 
-@pytest.fixture(autouse=True, params=["hand_bptt", "jax_vjp"])
-def backward_pass(request, monkeypatch):
-    """Run every test through both backward passes of the fast path (chosen by layer size)."""
-    threshold = 0 if request.param == "hand_bptt" else 10**6
-    monkeypatch.setattr(rnn, "HAND_BPTT_MIN_UNITS", threshold)
-    return request.param
 # holes inside a row, left padding, right padding, and a fully masked row
 HOLES = np.array([
     [1, 0, 1, 1, 0, 1],

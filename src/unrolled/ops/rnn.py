@@ -119,27 +119,34 @@ def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll,
     the loop: on XLA CPU that beat projecting all steps before the scan (1.2-1.3x per training
     step at both benchmark sizes; BENCHMARKS.md), because the hoisted ``(T, B, 4u)`` array costs
     a slice per step and, at medium size, more memory traffic than the small matmul it saves.
-    ``keep`` is ``None`` or a boolean ``(T, B, 1)``. Returns ``(c_T (B, u), H (T, B, u))``,
-    ``H[t]`` the carried ``h`` after step ``t`` (unchanged at masked steps), or, when ``save``,
-    ``(c_T, R (T, B, 6u))`` with the residual rows ``R[t] = [i | f | g | o | c_t | h_t]`` for
-    the backward pass (one stacked output per step keeps the loop body to few kernels).
+    ``keep`` is ``None`` or a boolean ``(T, B, 1)``.
+
+    Returns ``(c_T (B, u), H (T, B, u))``, ``H[t]`` the carried ``h`` after step ``t`` (unchanged
+    at masked steps), or, when ``save``, ``(c_T, (H, G, XH))`` with what the backward pass needs:
+    ``G[t] = stack([i, f, g, o, c_{t-1}, tanh(c_t)])`` ``(T, 6, B, u)`` and the matmul's left
+    operand ``XH[t] = [x_t | h_{t-1}]`` ``(T, B, D + u)``. Stacking the rows on their own axis
+    keeps each one contiguous: reading column slices of one packed ``(B, 6u)`` row made the
+    backward loop 3-4x slower on XLA CPU (BENCHMARKS.md).
     """
     weights = jnp.concatenate([kernel, recurrent_kernel], axis=0)  # (D + u, 4u)
 
     def body(carry, xs):
         h, c = carry  # (B, u), (B, u)
         x_t, k_t = xs if keep is not None else (xs, None)
-        z = jnp.concatenate([x_t, h], axis=-1) @ weights + bias  # (B, 4u)
+        xh = jnp.concatenate([x_t, h], axis=-1)  # (B, D + u)
+        z = xh @ weights + bias  # (B, 4u)
         zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (B, u)
         i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (B, u)
         g = jnp.tanh(zg)  # (B, u)
         c_new = f * c + i * g  # (B, u)
-        h_new = o * jnp.tanh(c_new)  # (B, u)
+        tc = jnp.tanh(c_new)  # (B, u)
+        h_new = o * tc  # (B, u)
         if k_t is not None:
             h_new = jnp.where(k_t, h_new, h)  # (B, u)
             c_new = jnp.where(k_t, c_new, c)  # (B, u)
-        out = jnp.concatenate([i, f, g, o, c_new, h_new], axis=-1) if save else h_new
-        return (h_new, c_new), out  # out (B, 6u) or (B, u)
+        if save:
+            return (h_new, c_new), (h_new, jnp.stack([i, f, g, o, c, tc]), xh)
+        return (h_new, c_new), h_new
 
     xs = x if keep is None else (x, keep)
     (_, c_last), outs = jax.lax.scan(body, (h0, c0), xs, unroll=unroll)
@@ -149,10 +156,6 @@ def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll,
 # Scan unroll factors of the fast path (inference forward, training forward, backward), measured
 # with benchmarks/levers.py; see BENCHMARKS.md.
 FAST_UNROLL = (2, 1, 1)
-# Below this many units JAX's own transpose of the forward scan trains faster than the
-# hand-derived backward pass (idle machine: 1.12x at u=16; the hand-derived one wins 1.13x at
-# u=128; BENCHMARKS.md), so small layers keep the custom forward but differentiate it by JAX.
-HAND_BPTT_MIN_UNITS = 64
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(7,))
@@ -164,18 +167,9 @@ def _recurrence(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
 
 
 def _recurrence_fwd(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
-    u = h0.shape[-1]
-    if u < HAND_BPTT_MIN_UNITS:  # small layer: JAX differentiates the plain forward scan
-
-        def plain(*args):
-            c_last, hs = _recurrence_forward(*args, keep, unroll[1], save=False)
-            return hs, c_last  # (T, B, u), (B, u)
-
-        out, vjp = jax.vjp(plain, x, kernel, recurrent_kernel, bias, h0, c0)
-        return out, (vjp, keep)
-    c_last, res = _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep,
-                                      unroll[1], save=True)  # res (T, B, 6u)
-    return (res[..., 5 * u:], c_last), (x, kernel, recurrent_kernel, h0, c0, keep, res)
+    c_last, (hs, gates, xh) = _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0,
+                                                  keep, unroll[1], save=True)
+    return (hs, c_last), (kernel, recurrent_kernel, keep, gates, xh)
 
 
 def _recurrence_bwd(unroll, residuals, cotangents):
@@ -185,28 +179,21 @@ def _recurrence_bwd(unroll, residuals, cotangents):
 
         dc' = dc + dh * o * (1 - tanh(c_t)^2)
         dz  = [dc' g i(1-i) | dc' c_{t-1} f(1-f) | dc' i (1-g^2) | dh tanh(c_t) o(1-o)]
-        dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f,  dR = sum_t h_{t-1}^T dz_t
+        dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f
 
-    A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``. The input-side
-    gradients (``dx = dz @ K^T``, ``dK``, ``db``) are single matmuls/sums over all steps.
+    A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``. The weight
+    gradient is ONE matmul over all steps afterwards, ``[x_t | h_{t-1}]^T dz`` summed over time
+    and batch, split into ``dK`` and ``dR``; ``dx = dz @ K^T`` and ``db`` are single ops too.
     """
-    if len(residuals) == 2:  # the small-layer branch of `_recurrence_fwd`
-        vjp, keep = residuals
-        grads = vjp(cotangents)  # dx, dK, dR, db, dh0, dc0
-        return (*grads, None if keep is None else np.zeros(keep.shape, jax.dtypes.float0))
-    x, kernel, recurrent_kernel, h0, c0, keep, res = residuals
+    kernel, recurrent_kernel, keep, gates, xh = residuals
     d_hs, d_c_last = cotangents  # (T, B, u), (B, u)
-    u = h0.shape[-1]
-    h_prev = jnp.concatenate([h0[None], res[:-1, :, 5 * u:]], axis=0)  # (T, B, u)
-    c_prev = jnp.concatenate([c0[None], res[:-1, :, 4 * u:5 * u]], axis=0)  # (T, B, u)
     rk_t = recurrent_kernel.T  # (4u, u)
 
     def body(carry, xs):
         dh, dc = carry  # (B, u), (B, u)
-        d_out, r_t, c_p, k_t = xs if keep is not None else (*xs, None)
+        d_out, r_t, k_t = xs if keep is not None else (*xs, None)
         dh = dh + d_out  # (B, u)
-        i, f, g, o, c_t = (r_t[:, j * u:(j + 1) * u] for j in range(5))  # 5 x (B, u)
-        tc = jnp.tanh(c_t)  # (B, u)
+        i, f, g, o, c_p, tc = (r_t[j] for j in range(6))  # 6 x (B, u)
         dc_new = dc + dh * o * (1.0 - tc * tc)  # (B, u)
         dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_p * f * (1.0 - f),
                               dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
@@ -219,16 +206,20 @@ def _recurrence_bwd(unroll, residuals, cotangents):
             dh_prev, dc_prev = dz @ rk_t, dc_new * f  # (B, u), (B, u)
         return (dh_prev, dc_prev), dz
 
-    xs = (d_hs, res, c_prev) if keep is None else (d_hs, res, c_prev, keep)
-    zero = jnp.zeros_like(h0)  # (B, u)
+    xs = (d_hs, gates) if keep is None else (d_hs, gates, keep)
+    zero = jnp.zeros_like(d_c_last)  # (B, u)
     (dh0, dc0), dz = jax.lax.scan(body, (zero, d_c_last), xs, reverse=True,
                                   unroll=unroll[2])  # dz (T, B, 4u)
+    steps, batch, n_gates = dz.shape
+    dz2 = dz.reshape(steps * batch, n_gates)  # (T*B, 4u)
+    # dz^T @ XH, transposed: this operand order ran 1.1-1.2x faster than the einsum on XLA CPU
+    d_weights = jax.lax.dot_general(dz2, xh.reshape(steps * batch, -1),
+                                    (((0,), (0,)), ((), ()))).T  # (D + u, 4u)
+    n_in = kernel.shape[0]
     dx = dz @ kernel.T  # (T, B, D)
-    d_kernel = jnp.einsum("tbd,tbg->dg", x, dz)  # (D, 4u)
-    d_rk = jnp.einsum("tbu,tbg->ug", h_prev, dz)  # (u, 4u)
-    d_bias = jnp.sum(dz, axis=(0, 1))  # (4u,)
+    d_bias = jnp.sum(dz2, axis=0)  # (4u,)
     d_keep = None if keep is None else np.zeros(keep.shape, jax.dtypes.float0)
-    return dx, d_kernel, d_rk, d_bias, dh0, dc0, d_keep
+    return dx, d_weights[:n_in], d_weights[n_in:], d_bias, dh0, dc0, d_keep
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
