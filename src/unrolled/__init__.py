@@ -3,7 +3,11 @@
 ``from unrolled import layers, models`` reads like ``from keras import layers, models``.
 """
 
-from unrolled import (
+from unrolled.training.runtime import tune_allocator
+
+tune_allocator()  # before XLA starts its threads; UNROLLED_TUNE_MALLOC=0 turns it off
+
+from unrolled import (  # noqa: E402
     activations,
     callbacks,
     datasets,
@@ -16,8 +20,8 @@ from unrolled import (
     optimizers,
     utils,
 )
-from unrolled.layers import Input
-from unrolled.models import Model, Sequential
+from unrolled.layers import Input  # noqa: E402
+from unrolled.models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"
 
