@@ -7,6 +7,8 @@ directly on NumPy arrays (``LSTM(3)(x, mask=m)``) a layer builds itself and retu
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections import defaultdict
 
@@ -259,7 +261,7 @@ class Layer:
         kwargs = {"training": training}
         if mask is not None:
             kwargs["mask"] = mask
-        outputs = self.call(inputs, **kwargs)
+        outputs = self.call(inputs, **_accepted(self, kwargs))
         return outputs, self.compute_mask(inputs, mask)
 
     def __call__(self, inputs, mask=None, training: bool = False, **kwargs):
@@ -275,7 +277,7 @@ class Layer:
         kw = {"training": training, **kwargs}
         if m is not None:
             kw["mask"] = m
-        out = self.call(x, **kw)
+        out = self.call(x, **_accepted(self, kw))
         return jax.tree.map(np.asarray, out) if was_numpy else out
 
     def _symbolic_call(self, inputs, **kwargs):
@@ -336,6 +338,23 @@ def set_weight_values(variables: list[Variable], values, owner: str) -> None:
         var.assign(arr)
 
 
+@functools.lru_cache(maxsize=None)
+def _call_parameters(call) -> frozenset[str]:
+    """The argument names ``call`` spells out (a ``**kwargs`` catch-all names none)."""
+    return frozenset(p.name for p in inspect.signature(call).parameters.values()
+                     if p.kind is not inspect.Parameter.VAR_KEYWORD)
+
+
+def _accepted(layer: Layer, kwargs: dict) -> dict:
+    """Pass ``training``/``mask`` only to a ``call`` that names them, as Keras does.
+
+    A custom layer written ``def call(self, x)`` works in Keras, and one taking ``**kwargs``
+    receives neither; so here.
+    """
+    names = _call_parameters(type(layer).call)
+    return {k: v for k, v in kwargs.items() if k in names or k not in ("training", "mask")}
+
+
 def _shape_of(x):
     if isinstance(x, (list, tuple)):
         return [_shape_of(i) for i in x]
@@ -370,7 +389,8 @@ def _eval_output_shape(layer: Layer, input_shape, call_kwargs=None):
                    if any(_is_kt(t) for t in jax.tree.leaves(v, is_leaf=_is_kt))}
         static = {k: v for k, v in call_kwargs.items() if k not in tensors}
         outs.append(jax.eval_shape(
-            lambda x, kw, static=static: layer.call(x, training=False, **kw, **static),
+            lambda x, kw, static=static: layer.call(
+                x, **_accepted(layer, {"training": False, **kw, **static})),
             concrete(input_shape, fill), tensors))
 
     def merge(a, b):

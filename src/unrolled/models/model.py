@@ -58,6 +58,13 @@ class Model(Layer, Trainer):
 
         return _with_states(self, jax.jit(step), out_index=0)
 
+    def _rows_are_independent(self) -> bool:
+        # Every built-in layer computes each row on its own at inference; a stateful RNN carries
+        # rows across batches and a user-defined layer may mix them, so those keep one batch
+        # per predict call.
+        return not _state_variables(self) and all(
+            type(layer).__module__.startswith("unrolled.") for layer in _walk_layers(self))
+
     def set_weights(self, weights) -> None:
         """Set all weights from a list of arrays in `get_weights` order."""
         self._require_built("set_weights")
@@ -139,21 +146,25 @@ def _bytes(n: int) -> str:
     return f"{n:.2f} GB"
 
 
-def _state_variables(model) -> list:
-    """Return the state variables of every stateful RNN in ``model`` (``[]`` for most)."""
-    out, seen = [], set()
+def _walk_layers(model):
+    """Yield every layer of ``model`` once, nested ones (wrapped layers, cells) included."""
+    seen = set()
 
     def walk(layer):
         if id(layer) in seen:
             return
         seen.add(id(layer))
-        out.extend(layer.__dict__.get("_state_vars", ()))
+        yield layer
         for sub in [*layer.__dict__.get("_sublayers", ()), *layer.__dict__.get("_layers", ())]:
-            walk(sub)
+            yield from walk(sub)
 
     for layer in getattr(model, "layers", []):
-        walk(layer)
-    return out
+        yield from walk(layer)
+
+
+def _state_variables(model) -> list:
+    """Return the state variables of every stateful RNN in ``model`` (``[]`` for most)."""
+    return [v for layer in _walk_layers(model) for v in layer.__dict__.get("_state_vars", ())]
 
 
 class _StatefulStep:
