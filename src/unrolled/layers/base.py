@@ -338,9 +338,9 @@ def set_weight_values(variables: list[Variable], values, owner: str) -> None:
         var.assign(arr)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _call_parameters(call) -> frozenset[str]:
-    """The argument names ``call`` spells out (a ``**kwargs`` catch-all names none)."""
+    """Return the argument names ``call`` spells out (a ``**kwargs`` catch-all names none)."""
     return frozenset(p.name for p in inspect.signature(call).parameters.values()
                      if p.kind is not inspect.Parameter.VAR_KEYWORD)
 

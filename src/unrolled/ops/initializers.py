@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,20 @@ def variance_scaling(
     distribution: str = "truncated_normal",
 ) -> jax.Array:
     """Variance scaling as Keras: ``scale / n`` with ``n`` the fan chosen by ``mode``."""
+    if distribution not in ("uniform", "truncated_normal", "normal", "untruncated_normal"):
+        raise ValueError(
+            f"Unknown distribution {distribution!r}; expected 'uniform', 'truncated_normal' "
+            "or 'untruncated_normal'."
+        )
+    return _variance_scaling(key, tuple(int(d) for d in shape), jnp.dtype(dtype), scale=scale,
+                             mode=mode, distribution=distribution)
+
+
+# Initializers run eagerly while a model builds; one jitted program per (shape, options) costs
+# one XLA compilation instead of one per random primitive, which halved the build time of the
+# benchmark's LSTM (BENCHMARKS.md, first trained batch). The numbers are the same.
+@partial(jax.jit, static_argnums=(1, 2), static_argnames=("scale", "mode", "distribution"))
+def _variance_scaling(key, shape, dtype, *, scale, mode, distribution):
     fan_in, fan_out = compute_fans(shape)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     variance = scale / max(1.0, n)
@@ -46,12 +61,7 @@ def variance_scaling(
         # 0.879... is the std of a unit normal truncated to [-2, 2]; Keras divides by it.
         stddev = math.sqrt(variance) / 0.87962566103423978
         return stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
-    if distribution in ("normal", "untruncated_normal"):
-        return math.sqrt(variance) * jax.random.normal(key, shape, dtype)
-    raise ValueError(
-        f"Unknown distribution {distribution!r}; expected 'uniform', 'truncated_normal' "
-        "or 'untruncated_normal'."
-    )
+    return math.sqrt(variance) * jax.random.normal(key, shape, dtype)
 
 
 def orthogonal(key: jax.Array, shape: Shape, dtype=jnp.float32, *, gain: float = 1.0) -> jax.Array:
@@ -64,6 +74,11 @@ def orthogonal(key: jax.Array, shape: Shape, dtype=jnp.float32, *, gain: float =
         raise ValueError(
             f"The orthogonal initializer needs a shape of rank >= 2; received shape {shape}."
         )
+    return _orthogonal(key, tuple(int(d) for d in shape), jnp.dtype(dtype), gain=gain)
+
+
+@partial(jax.jit, static_argnums=(1, 2), static_argnames=("gain",))
+def _orthogonal(key, shape, dtype, *, gain):
     rows = math.prod(shape[:-1])
     cols = shape[-1]
     a = jax.random.normal(key, (max(rows, cols), min(rows, cols)), dtype)  # (max, min)
