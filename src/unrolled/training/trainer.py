@@ -1,9 +1,10 @@
 """compile / fit / evaluate / predict on JAX: one jitted step per (model, batch shape).
 
 Each step receives one batch (gathered on the host by index). The last partial batch is padded
-to the batch size (with row weights 0), so an epoch never triggers a second compilation. Loss and metric totals accumulate
-on the device and are read back only when a progress bar redraws or an epoch ends; a non-finite
-loss freezes the weights at the last finite batch and is reported with its epoch and batch.
+to the batch size (with row weights 0), so an epoch never triggers a second compilation. Loss and
+metric totals accumulate on the device and are read back only when a progress bar redraws or an
+epoch ends; a non-finite loss freezes the weights at the last finite batch and is reported with
+its epoch and batch. `predict` groups several batches per call where rows are independent.
 """
 
 from __future__ import annotations
@@ -64,9 +65,18 @@ class Trainer:
             optimizer: name (``"adam"``) or `unrolled.optimizers.Optimizer`.
             loss: name (``"binary_crossentropy"``), `unrolled.losses.Loss` or function.
             metrics: list of names (``["accuracy"]``), `Metric` objects or functions.
+            loss_weights: not supported yet (must be None).
+            weighted_metrics: not supported yet (must be None).
+            run_eagerly: accepted for Keras compatibility; steps always run compiled.
+            steps_per_execution: accepted for Keras compatibility; `fit` dispatches one batch
+                per step (its host loop costs ~6% at the smallest benchmark size), `predict`
+                groups batches itself (`PREDICT_ROWS`).
+            jit_compile: accepted for Keras compatibility; steps are always jitted.
+            auto_scale_loss: accepted for Keras compatibility (no mixed precision here).
 
         Raises:
             ValueError: for unknown names.
+
         """
         if loss_weights is not None or weighted_metrics is not None:
             raise ValueError("loss_weights and weighted_metrics are not supported yet.")
@@ -104,7 +114,7 @@ class Trainer:
                     f"{_fmt(expected)}, but received x with shape {x.shape}. Sequence data is "
                     "(samples, timesteps, features)."
                 )
-            for i, (want, got) in enumerate(zip(expected, x.shape)):
+            for i, (want, got) in enumerate(zip(expected, x.shape, strict=False)):
                 if i > 0 and want is not None and want != got:
                     raise ValueError(
                         f"{what}: the model expects inputs of shape {_fmt(expected)}, but "
@@ -208,7 +218,8 @@ class Trainer:
         # `weighted_metrics` would be); the padded rows of a partial batch are masked out.
         # `sw` is accepted (subclasses route it per output) but deliberately not applied here.
         mask = valid if out_mask is None else out_mask * valid[:, None]
-        return [m.update(s, y, y_pred, None, mask) for m, s in zip(self._metrics, states)]
+        return [m.update(s, y, y_pred, None, mask)
+                for m, s in zip(self._metrics, states, strict=True)]
 
     def _make_train_fn(self):
         tx = self._tx
@@ -272,7 +283,7 @@ class Trainer:
         es = jax.device_get(es)
         total, count = es["loss"]
         logs = {prefix + "loss": float(total / count) if count else 0.0}
-        for m, s in zip(self._metrics, es["metrics"]):
+        for m, s in zip(self._metrics, es["metrics"], strict=True):
             logs[prefix + m.name] = float(m.result_of(s))
         return dict(sorted(logs.items()))
 
@@ -293,7 +304,8 @@ class Trainer:
         """Train for ``epochs`` epochs; returns a `History` (Keras semantics).
 
         Args:
-            x: inputs ``(N, T, F)``; y: labels fitting the output.
+            x: inputs ``(N, T, F)``.
+            y: labels fitting the output.
             batch_size: samples per step (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
             verbose: 0 silent, 1 (or "auto") live progress bar, 2 one line per epoch.
@@ -305,6 +317,9 @@ class Trainer:
             class_weight: ``{class index: weight}``; each sample weighs its class's entry
                 (the integer label, or the argmax of a one-hot label), as Keras.
             validation_freq: validate every N epochs (int) or at these 1-based epochs (list).
+            validation_batch_size: batch size for validation (default: ``batch_size``).
+            steps_per_epoch: must be None (arrays define the epoch; no generators).
+            validation_steps: must be None (as ``steps_per_epoch``).
             initial_epoch: epoch to start at (for resuming).
 
         Returns:
@@ -313,6 +328,7 @@ class Trainer:
         Raises:
             ValueError: for NaN/inf inputs or labels that don't fit the output.
             NaNLossError: when the loss becomes NaN or infinite (names epoch and batch).
+
         """
         self._require_compiled("fit")
         if class_weight is not None and sample_weight is not None:
@@ -419,9 +435,9 @@ class Trainer:
         return history
 
     def _write_back(self, tv, ntv) -> None:
-        for w, v in zip(self.trainable_weights, tv):
+        for w, v in zip(self.trainable_weights, tv, strict=True):
             w._value = v
-        for w, v in zip(self.non_trainable_weights, ntv):
+        for w, v in zip(self.non_trainable_weights, ntv, strict=False):
             w._value = v
 
     def _opt_iterations(self):
@@ -465,8 +481,9 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
-        """Loss and metrics on ``(x, y)``: a list ``[loss, *metrics]`` (a float with no metrics),
-        or a dict with ``return_dict=True``.
+        """Return the loss and metrics on ``(x, y)``.
+
+        A list ``[loss, *metrics]`` (a float with no metrics), or a dict with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
         self._require_built("evaluate")
@@ -555,11 +572,11 @@ class Trainer:
                              return_dict=return_dict, verbose=0)
 
     def predict_on_batch(self, x):
-        """Outputs for one batch."""
+        """Return the outputs for one batch."""
         return self.predict(x, batch_size=_num_samples(x), verbose=0)
 
     def compile_counts(self) -> dict[str, int]:
-        """Number of compiled variants of each step (for tests that count recompilations)."""
+        """Return the number of compiled variants of each step (tests count recompilations)."""
         out = {}
         for name in ("_train_fn", "_eval_fn", "_predict_fn"):
             fn = getattr(self, name, None)
@@ -618,7 +635,7 @@ def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndar
 
 
 def _num_samples(x) -> int:
-    """Samples in ``x``: an array, or a list/tuple/dict of per-input arrays."""
+    """Return the number of samples in ``x`` (an array or a list/tuple/dict of arrays)."""
     if isinstance(x, dict):
         x = list(x.values())
     if isinstance(x, (list, tuple)):
