@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.ops import activations
+from unrolled.ops import activations, packed
 
 StepFn = Callable[[jax.Array, list[jax.Array]], tuple[jax.Array, list[jax.Array]]]
 
@@ -236,14 +236,20 @@ def _lstm_fast(x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwa
     if bias is None:
         bias = jnp.zeros((recurrent_kernel.shape[-1],), recurrent_kernel.dtype)  # (4u,)
     h0, c0 = initial_state
-    # unroll=1 (the default) takes the measured best factors; an explicit factor applies to all
-    factors = FAST_UNROLL if unroll is False or unroll == 1 else (unroll,) * 3
-    hs, c_last = _recurrence(xs, kernel, recurrent_kernel, bias, h0, c0, keep,
-                             factors)  # (T, B, u), (B, u)
+    if keep is not None and packed.PHASES > 1:
+        # masked: rows sorted by length, padded steps skipped (unrolled.ops.packed)
+        hs, h_last, c_last = packed.lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0,
+                                                keep)  # (T, B, u), (B, u), (B, u)
+    else:
+        # unroll=1 (the default) takes the measured best factors; an explicit one applies to all
+        factors = FAST_UNROLL if unroll is False or unroll == 1 else (unroll,) * 3
+        hs, c_last = _recurrence(xs, kernel, recurrent_kernel, bias, h0, c0, keep,
+                                 factors)  # (T, B, u), (B, u)
+        h_last = hs[-1]  # (B, u)
     outputs = hs  # (T, B, u): the carried h repeats the previous output at masked steps
     if keep is not None and zero_output_for_mask:
         outputs = jnp.where(keep, hs, jnp.zeros_like(hs))  # (T, B, u)
-    return outputs[-1], jnp.swapaxes(outputs, 0, 1), [hs[-1], c_last]
+    return outputs[-1], jnp.swapaxes(outputs, 0, 1), [h_last, c_last]
 
 
 def lstm(

@@ -1,0 +1,106 @@
+"""The length-sorted LSTM (unrolled.ops.packed) against the plain scan and JAX's autodiff.
+
+Oracles (DESIGN.md): 4. invariant: with the sorting on (`packed.PHASES` phases) `rnn.lstm`
+equals `rnn.lstm_reference` (the generic scan differentiated by JAX, itself checked against
+Keras and finite differences elsewhere) in every output and every gradient, float32, rtol 1e-5 /
+atol 1e-6, on batches of right-padded random lengths (the case it speeds up) including rows of
+length 0 and T, ties, and on holes / left padding (where it must not change anything);
+3. float64 central finite differences on the sorted path itself.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from unrolled.ops import packed, rnn
+
+T, D, U = 9, 3, 5
+
+
+def right_padded(batch, seed):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, T + 1, size=batch)
+    lengths[:2] = [0, T][:batch]  # a fully masked row and a full-length row in every batch
+    return np.arange(T)[None, :] < lengths[:, None]  # (B, T)
+
+
+def holes(batch, seed):
+    return np.random.default_rng(seed).random((batch, T)) < 0.6
+
+
+def params(batch, seed, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    shapes = {"x": (batch, T, D), "kernel": (D, 4 * U), "recurrent_kernel": (U, 4 * U),
+              "bias": (4 * U,), "h0": (batch, U), "c0": (batch, U)}
+    return {k: jnp.asarray(rng.normal(0.0, 0.7, s).astype(dtype)) for k, s in shapes.items()}
+
+
+def scalar(op, mask, probe, **options):
+    def f(p):
+        last, seq, (h, c) = op(p["x"], p["kernel"], p["recurrent_kernel"], p["bias"],
+                               mask=mask, initial_state=[p["h0"], p["c0"]], **options)
+        return sum(jnp.sum(w * jnp.tanh(a)) for w, a in zip(probe, (last, seq, h, c),
+                                                           strict=True))
+    return f
+
+
+def probe_for(batch, seed, dtype=np.float32):
+    rng = np.random.default_rng(seed + 7)
+    return [jnp.asarray(rng.normal(size=s).astype(dtype))
+            for s in [(batch, U), (batch, T, U), (batch, U), (batch, U)]]
+
+
+@pytest.mark.parametrize(("phases", "batch"), [(2, 6), (4, 13), (7, 13), (4, 1)])
+@pytest.mark.parametrize("make_mask", [right_padded, holes], ids=["right_padded", "holes"])
+@pytest.mark.parametrize("options", [{}, {"go_backwards": True},
+                                     {"zero_output_for_mask": True}], ids=["fwd", "back", "zero"])
+def test_sorted_path_equals_reference(monkeypatch, phases, batch, make_mask, options):
+    monkeypatch.setattr(packed, "PHASES", phases)
+    p, mask = params(batch, batch), jnp.asarray(make_mask(batch, phases))
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+    kw = {"mask": mask, "initial_state": [p["h0"], p["c0"]], **options}
+    for got, want in zip(jax.tree.leaves(rnn.lstm(*args, **kw)),
+                         jax.tree.leaves(rnn.lstm_reference(*args, **kw)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    probe = probe_for(batch, batch)
+    g_fast = jax.grad(scalar(rnn.lstm, mask, probe, **options))(p)
+    g_ref = jax.grad(scalar(rnn.lstm_reference, mask, probe, **options))(p)
+    for name in p:
+        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=f"gradient of {name}")
+
+
+def test_sorted_path_is_taken_for_masks_only(monkeypatch):
+    p, mask = params(4, 0), jnp.asarray(right_padded(4, 0))
+
+    def jaxpr(m):
+        return str(jax.make_jaxpr(lambda x: rnn.lstm(x, p["kernel"], p["recurrent_kernel"],
+                                                     p["bias"], mask=m))(p["x"]))
+
+    assert "while" in jaxpr(mask) and "argsort" not in jaxpr(None)
+    assert "sort" in jaxpr(mask)
+    monkeypatch.setattr(packed, "PHASES", 1)  # switched off: the plain scan
+    assert "sort" not in jaxpr(mask)
+
+
+def test_sorted_path_gradients_match_finite_differences_float64(x64):
+    batch = 5
+    p, mask = params(batch, 3, np.float64), jnp.asarray(right_padded(batch, 3))
+    check_grads(scalar(rnn.lstm, mask, probe_for(batch, 3, np.float64)), (p,), order=1,
+                modes=("rev",), eps=1e-6, atol=1e-6, rtol=1e-6)
+
+
+def test_phase_rows():
+    assert packed.phase_rows(64, 4) == (64, 48, 32, 16)
+    assert packed.phase_rows(3, 4) == (3, 2, 1)
+    assert packed.phase_rows(1, 4) == (1,)
+    assert packed.phase_rows(10, 1) == (10,)
+
+
+def test_sort_by_length_counts_to_the_last_kept_step():
+    keep = np.array([[1, 1, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], bool)  # (B, T)
+    order, last = packed.sort_by_length(jnp.asarray(keep.T[..., None]))
+    np.testing.assert_array_equal(order, [1, 3, 0, 2])
+    np.testing.assert_array_equal(last, [4, 4, 2, 0])
