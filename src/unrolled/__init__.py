@@ -5,7 +5,7 @@
 
 from unrolled.training.runtime import tune_allocator
 
-tune_allocator()  # before XLA starts its threads; UNROLLED_TUNE_MALLOC=0 turns it off
+tune_allocator()  # glibc malloc thresholds for XLA's temporaries; UNROLLED_TUNE_MALLOC=0: off
 
 from unrolled import (  # noqa: E402
     activations,
