@@ -3,11 +3,15 @@
 Usage::
 
     python -m benchmarks.levers --config seed --variants reference,fast,fast-u2,fast-u4
+    python -m benchmarks.levers --config medium --variants fast-p1,fast-p2,fast-p4
+    python -m benchmarks.levers --config seed --variants fast,fast-xla2
 
-A variant is ``reference`` (generic scan, JAX autodiff) or ``fast`` (hand-derived BPTT), with an
-optional ``-uN`` scan unroll factor. Each round times every variant once on the same batches
-(so load on the machine hits all variants alike); the median over rounds is reported, for the
-gradient step (train) and for the forward pass alone (infer), in samples/s.
+A variant is ``reference`` (generic scan, JAX autodiff) or ``fast`` (hand-derived BPTT), with
+optional suffixes: ``-uN`` a scan unroll factor, ``-pG`` G phases of the length-sorted masked
+path (``unrolled.ops.packed.PHASES``; 1 = the plain scan), ``-xla2`` plain ``jax.jit`` instead of
+unrolled's compiler options (``unrolled.ops.compile``). Each round times every variant once on
+the same batches (so load on the machine hits all variants alike); the median over rounds is
+reported, for the gradient step (train) and for the forward pass alone (infer), in samples/s.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ def main(argv=None) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from unrolled.ops import rnn
+    from unrolled.ops import compile as ucompile
+    from unrolled.ops import packed, rnn
 
     p = argparse.ArgumentParser()
     p.add_argument("--config", default="seed", choices=sorted(CONFIGS))
@@ -43,9 +48,18 @@ def main(argv=None) -> int:
                for i in range(a.batches)]
 
     def make(variant):
-        name, _, unroll = variant.partition("-u")
+        name, *suffixes = variant.split("-")
         op = {"reference": rnn.lstm_reference, "fast": rnn.lstm}[name]
-        unroll = int(unroll or 1)
+        unroll, phases, jit = 1, packed.PHASES, ucompile.jit
+        for suffix in suffixes:
+            if suffix.startswith("u"):
+                unroll = int(suffix[1:])
+            elif suffix.startswith("p"):
+                phases = int(suffix[1:])
+            elif suffix == "xla2":
+                jit = jax.jit
+            else:
+                raise SystemExit(f"unknown variant suffix {suffix!r} in {variant!r}")
 
         def forward(params, xb):
             k, r, b, w, wb = params
@@ -57,12 +71,16 @@ def main(argv=None) -> int:
             p = jnp.clip(forward(params, xb), 1e-7, 1 - 1e-7)
             return -jnp.mean(yb * jnp.log(p) + (1 - yb) * jnp.log(1 - p))
 
-        return jax.jit(jax.value_and_grad(loss)), jax.jit(forward)
+        grad, fwd = jit(jax.value_and_grad(loss)), jit(forward)
+        default, packed.PHASES = packed.PHASES, phases
+        try:  # compile now: the phase count is read while tracing
+            jax.block_until_ready(grad(params, *batches[0]))
+            jax.block_until_ready(fwd(params, batches[0][0]))
+        finally:
+            packed.PHASES = default
+        return grad, fwd
 
     fns = {v: make(v) for v in a.variants.split(",")}
-    for grad, fwd in fns.values():  # compile
-        jax.block_until_ready(grad(params, *batches[0]))
-        jax.block_until_ready(fwd(params, batches[0][0]))
     times = {v: ([], []) for v in fns}
     for _ in range(a.rounds):
         for v, (grad, fwd) in fns.items():

@@ -63,11 +63,23 @@ def machine() -> dict:
     return info
 
 
+def _installed(python: str, module: str) -> bool:
+    if python == sys.executable:
+        return importlib.util.find_spec(module) is not None
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
+
+
 def run_system(system: str, config: str, epochs: int, xla_flags: str | None,
-               timeout: float) -> dict:
-    """Run one system at one config in a fresh subprocess and return its result dict."""
+               timeout: float, python: str | None = None) -> dict:
+    """Run one system at one config in a fresh subprocess and return its result dict.
+
+    ``python`` is the interpreter to run it with (default: this one), e.g. a separate virtual
+    environment for TensorFlow, whose pinned dependencies would clash with JAX's.
+    """
     module, extra_env, needs = SYSTEMS[system]
-    if importlib.util.find_spec(needs) is None:
+    python = python or sys.executable
+    if not _installed(python, needs):
         return {"system": system, "config": config, "error": "not installed"}
     env = dict(os.environ, **extra_env)
     src = str(ROOT / "src")
@@ -76,7 +88,7 @@ def run_system(system: str, config: str, epochs: int, xla_flags: str | None,
         env["XLA_FLAGS"] = xla_flags
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", module, "--config", config, "--epochs", str(epochs),
+        cmd = [python, "-m", module, "--config", config, "--epochs", str(epochs),
                "--out", str(out)]
         if config in SLOW_SAMPLES.get(system, {}):
             cmd += ["--samples", str(SLOW_SAMPLES[system][config])]
@@ -129,10 +141,13 @@ def main(argv=None) -> int:
     p.add_argument("--peers", default=DEFAULT_PEERS,
                    help=f"comma-separated, from {', '.join(s for s in SYSTEMS if s != 'unrolled')}"
                         " (unrolled always runs)")
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs (median; at least 3)")
+    p.add_argument("--epochs", type=int, default=5, help="timed epochs (median; at least 3)")
     p.add_argument("--xla-flags", default=None,
                    help="XLA_FLAGS for both JAX systems (unrolled and keras-jax), e.g. "
                         "'--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'")
+    p.add_argument("--python", action="append", default=[], metavar="SYSTEM=PATH",
+                   help="run SYSTEM with another interpreter, e.g. "
+                        "keras-tensorflow=/path/to/tf-venv/bin/python (repeatable)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per system and config")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"),
                    help="folder for latest.md and latest.json")
@@ -142,14 +157,24 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"unknown peer(s) {unknown}; choose from {sorted(SYSTEMS)}")
     systems = ["unrolled", *[s for s in peers if s != "unrolled"]]
+    pythons = dict(item.split("=", 1) for item in a.python)
+    bad = [s for s in pythons if s not in SYSTEMS]
+    if bad:
+        p.error(f"--python for unknown system(s) {bad}")
     configs = list(CONFIGS) if a.config == "all" else [a.config]
     info = machine()
+    for system, python in pythons.items():  # versions from the other interpreters
+        mod = SYSTEMS[system][2]
+        got = subprocess.run([python, "-c", f"import {mod}; print({mod}.__version__)"],
+                             capture_output=True, text=True)
+        if got.returncode == 0:
+            info[mod] = got.stdout.strip() + f" ({python})"
     results = []
     started = time.time()
     for cfg in configs:
         for system in systems:
             t = time.perf_counter()
-            r = run_system(system, cfg, a.epochs, a.xla_flags, a.timeout)
+            r = run_system(system, cfg, a.epochs, a.xla_flags, a.timeout, pythons.get(system))
             print(f"{cfg:>6} {system:<16} {time.perf_counter() - t:6.1f}s "
                   + (r.get("error") or f"train {r['train_samples_per_s']:,.0f}/s "
                      f"infer {r['infer_samples_per_s']:,.0f}/s"), flush=True)
@@ -157,6 +182,7 @@ def main(argv=None) -> int:
     info["load_average_at_end"] = os.getloadavg()
     info["wall_s"] = round(time.time() - started, 1)
     info["xla_flags"] = a.xla_flags
+    info["pythons"] = pythons
     info["command"] = "python -m benchmarks.run " + " ".join(argv or sys.argv[1:])
     md = f"Machine: {info['cpu']}, {info['cores']} cores; jax {info['jax']}, keras " \
          f"{info['keras']}, torch {info['torch']}, tensorflow {info['tensorflow']}; load " \

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import jax
-
 from unrolled.layers.base import Layer, set_weight_values, shape_str
 from unrolled.layers.variables import StatelessScope
+from unrolled.ops.compile import jit
 from unrolled.training.trainer import Trainer
 
 
@@ -56,7 +55,7 @@ class Model(Layer, Trainer):
             y_pred, _, new = self._stateless_forward(tv, ntv, x, False, None)
             return y_pred, new[n:]
 
-        return _with_states(self, jax.jit(step), out_index=0)
+        return _with_states(self, jit(step), out_index=0)
 
     def _rows_are_independent(self) -> bool:
         # Every built-in layer computes each row on its own at inference; a stateful RNN carries

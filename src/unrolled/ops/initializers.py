@@ -8,6 +8,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from unrolled.ops.compile import jit
+
 Shape = tuple[int, ...]
 
 
@@ -49,7 +51,7 @@ def variance_scaling(
 # Initializers run eagerly while a model builds; one jitted program per (shape, options) costs
 # one XLA compilation instead of one per random primitive, which halved the build time of the
 # benchmark's LSTM (BENCHMARKS.md, first trained batch). The numbers are the same.
-@partial(jax.jit, static_argnums=(1, 2), static_argnames=("scale", "mode", "distribution"))
+@partial(jit, static_argnums=(1, 2), static_argnames=("scale", "mode", "distribution"))
 def _variance_scaling(key, shape, dtype, *, scale, mode, distribution):
     fan_in, fan_out = compute_fans(shape)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
@@ -77,7 +79,7 @@ def orthogonal(key: jax.Array, shape: Shape, dtype=jnp.float32, *, gain: float =
     return _orthogonal(key, tuple(int(d) for d in shape), jnp.dtype(dtype), gain=gain)
 
 
-@partial(jax.jit, static_argnums=(1, 2), static_argnames=("gain",))
+@partial(jit, static_argnums=(1, 2), static_argnames=("gain",))
 def _orthogonal(key, shape, dtype, *, gain):
     rows = math.prod(shape[:-1])
     cols = shape[-1]

@@ -18,6 +18,7 @@ import optax
 
 from unrolled.layers.random import SeedGenerator, numpy_rng
 from unrolled.ops import losses as ops_losses
+from unrolled.ops.compile import jit
 from unrolled.training import callbacks as callbacks_module
 from unrolled.training import losses as losses_module
 from unrolled.training import metrics as metrics_module
@@ -250,7 +251,7 @@ class Trainer:
             }
             return keep(new_tv, tv), keep(new_ntv, ntv), keep(new_opt, opt_state), es
 
-        return jax.jit(step)
+        return jit(step)
 
     def _make_eval_fn(self):
         def step(tv, ntv, es, x, y, sw, valid):
@@ -264,14 +265,14 @@ class Trainer:
                 "nan": es["nan"], "nan_step": es["nan_step"], "step": es["step"] + 1,
             }
 
-        return jax.jit(step)
+        return jit(step)
 
     def _make_predict_fn(self):
         def step(tv, ntv, x):
             y_pred, _, _ = self._stateless_forward(tv, ntv, x, False, None)
             return y_pred
 
-        return jax.jit(step)
+        return jit(step)
 
     def _fresh_epoch_state(self):
         zero = jnp.zeros((), jnp.float32)
