@@ -16,8 +16,11 @@ here the batch shrinks in a few fixed steps instead:
    skipped row is past its end, where the carried state would not change anyway.
 
 The backward pass runs the same phases in reverse with the hand-derived BPTT of
-`unrolled.ops.rnn._recurrence_bwd` (gates saved stacked per step, ``dR``/``dK`` as one matmul).
-Entries of skipped steps stay zero in the saved gates and in ``dz``, so they add nothing.
+`unrolled.ops.rnn._recurrence_bwd` (gates saved stacked per step). The weight gradient is
+accumulated inside the loop over the computed rows only, ``[x_t | h_{t-1}]^T dz_t``: against
+one matmul over all ``T * B`` rows after the loop (skipped ones included) it ran 1.07x faster
+at 512 units and 1.18x at 128 (one run each) and keeps no ``(T, B, 4u)`` gradient buffer unless
+``dx`` is needed (peak memory of fit at the large benchmark size 785 MiB instead of 843).
 """
 
 from __future__ import annotations
@@ -120,12 +123,14 @@ def _backward(d_hs, d_h, d_c, kernel, recurrent_kernel, keep, last, rows, gates,
     steps, batch, _ = d_hs.shape
     u = d_h.shape[-1]
     rk_t = recurrent_kernel.T  # (4u, u)
-    dz_buf = jnp.zeros((steps, batch, 4 * u), d_hs.dtype)  # (T, B, 4u)
+    dz_buf = jnp.zeros((steps, batch, 4 * u), d_hs.dtype)  # (T, B, 4u), only for dx
+    d_weights = jnp.zeros((xh.shape[-1], 4 * u), d_hs.dtype)  # (D + u, 4u)
+    d_bias = jnp.zeros((4 * u,), d_hs.dtype)  # (4u,)
     dh, dc = jnp.asarray(d_h), jnp.asarray(d_c)  # (B, u)
     for n, start, end in reversed(list(zip(rows, *_bounds(last, rows), strict=True))):
 
         def body(j, state, n=n, end=end):
-            dh, dc, dz_buf = state  # (n, u), (n, u), (T, B, 4u)
+            dh, dc, dz_buf, d_weights, d_bias = state  # (n, u), (n, u), (T, B, 4u), ...
             t = end - 1 - j
             d_out = jax.lax.dynamic_index_in_dim(d_hs, t, keepdims=False)[:n]  # (n, u)
             r_t = jax.lax.dynamic_index_in_dim(gates, t, keepdims=False)[:, :n]  # (6, n, u)
@@ -140,16 +145,17 @@ def _backward(d_hs, d_h, d_c, kernel, recurrent_kernel, keep, last, rows, gates,
             dh = jnp.where(k_t, dz @ rk_t, dh)  # (n, u)
             dc = jnp.where(k_t, dc_new * f, dc)  # (n, u)
             dz_buf = _put(dz_buf, t, dz)
-            return dh, dc, dz_buf
+            xh_t = jax.lax.dynamic_index_in_dim(xh, t, keepdims=False)[:n]  # (n, D + u)
+            d_weights = d_weights + jax.lax.dot_general(
+                xh_t, dz, (((0,), (0,)), ((), ())))  # (D + u, 4u), only the computed rows
+            return dh, dc, dz_buf, d_weights, d_bias + jnp.sum(dz, axis=0)
 
-        dh_n, dc_n, dz_buf = jax.lax.fori_loop(0, end - start, body, (dh[:n], dc[:n], dz_buf))
+        dh_n, dc_n, dz_buf, d_weights, d_bias = jax.lax.fori_loop(
+            0, end - start, body, (dh[:n], dc[:n], dz_buf, d_weights, d_bias))
         dh, dc = dh.at[:n].set(dh_n), dc.at[:n].set(dc_n)  # (B, u)
-    dz2 = dz_buf.reshape(steps * batch, 4 * u)  # (T*B, 4u)
-    d_weights = jax.lax.dot_general(dz2, xh.reshape(steps * batch, -1),
-                                    (((0,), (0,)), ((), ()))).T  # (D + u, 4u)
     n_in = kernel.shape[0]
-    dx = dz_buf @ kernel.T  # (T, B, D)
-    return dx, d_weights[:n_in], d_weights[n_in:], jnp.sum(dz2, axis=0), dh, dc
+    dx = dz_buf @ kernel.T  # (T, B, D); XLA drops dz_buf with it when x needs no gradient
+    return dx, d_weights[:n_in], d_weights[n_in:], d_bias, dh, dc
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8,))
