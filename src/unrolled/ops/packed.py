@@ -72,17 +72,46 @@ def _put(buf, t, value):
     return jax.lax.dynamic_update_slice(buf, value[None], (t, *[zero] * value.ndim))
 
 
-def _cell(xh, weights, bias, h, c, k_t):
-    """One LSTM step on ``n`` rows; returns ``(h, c, gates_row (6, n, u))``."""
+def cell_step(xh, weights, bias, h, c, k_t=None):
+    """One tanh/sigmoid LSTM step from ``xh = [x_t | h]``; ``k_t (n, 1)`` keeps rows (or None).
+
+    Returns ``(h, c, saved)``: the new state (carried unchanged where ``k_t`` is False) and
+    ``saved = stack([i, f, g, o, c_{t-1}, tanh(c_t)])`` ``(6, n, u)``, what `gate_gradients`
+    needs.
+    """
     z = xh @ weights + bias  # (n, 4u)
     zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (n, u)
     i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (n, u)
     g = jnp.tanh(zg)  # (n, u)
     c_new = f * c + i * g  # (n, u)
     tc = jnp.tanh(c_new)  # (n, u)
-    h_new = jnp.where(k_t, o * tc, h)  # (n, u)
-    c_new = jnp.where(k_t, c_new, c)  # (n, u)
+    h_new = o * tc  # (n, u)
+    if k_t is not None:
+        h_new = jnp.where(k_t, h_new, h)  # (n, u)
+        c_new = jnp.where(k_t, c_new, c)  # (n, u)
     return h_new, c_new, jnp.stack([i, f, g, o, c, tc])  # (6, n, u)
+
+
+def gate_gradients(saved, dh, dc, k_t, rk_t):
+    r"""One backward step from `cell_step`'s ``saved`` row; returns ``(dz, dh_{t-1}, dc_{t-1})``.
+
+    With ``dh``/``dc`` the cotangents of ``h_t``/``c_t`` (``dh`` including the step's output)::
+
+        dc' = dc + dh * o * (1 - tanh(c_t)^2)
+        dz  = [dc' g i(1-i) | dc' c_{t-1} f(1-f) | dc' i (1-g^2) | dh tanh(c_t) o(1-o)]
+        dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f
+
+    A masked row (``k_t`` False) has ``dz = 0`` and passes ``dh``/``dc`` through.
+    """
+    i, f, g, o, c_p, tc = (saved[j] for j in range(6))  # 6 x (n, u)
+    dc_new = dc + dh * o * (1.0 - tc * tc)  # (n, u)
+    dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_p * f * (1.0 - f),
+                          dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
+                         axis=-1)  # (n, 4u)
+    if k_t is None:
+        return dz, dz @ rk_t, dc_new * f
+    dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (n, 4u)
+    return dz, jnp.where(k_t, dz @ rk_t, dh), jnp.where(k_t, dc_new * f, dc)
 
 
 def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, rows, save):
@@ -106,7 +135,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, rows, save):
             x_t = jax.lax.dynamic_index_in_dim(x, t, keepdims=False)[:n]  # (n, D)
             k_t = jax.lax.dynamic_index_in_dim(keep, t, keepdims=False)[:n]  # (n, 1)
             xh = jnp.concatenate([x_t, h], axis=-1)  # (n, D + u)
-            h, c, gates = _cell(xh, weights, bias, h, c, k_t)
+            h, c, gates = cell_step(xh, weights, bias, h, c, k_t)
             bufs[0] = _put(bufs[0], t, h)
             if save:
                 bufs[1] = _put(bufs[1], t, gates)
@@ -135,15 +164,7 @@ def _backward(d_hs, d_h, d_c, kernel, recurrent_kernel, keep, last, rows, gates,
             d_out = jax.lax.dynamic_index_in_dim(d_hs, t, keepdims=False)[:n]  # (n, u)
             r_t = jax.lax.dynamic_index_in_dim(gates, t, keepdims=False)[:, :n]  # (6, n, u)
             k_t = jax.lax.dynamic_index_in_dim(keep, t, keepdims=False)[:n]  # (n, 1)
-            dh = dh + d_out  # (n, u)
-            i, f, g, o, c_p, tc = (r_t[j] for j in range(6))  # 6 x (n, u)
-            dc_new = dc + dh * o * (1.0 - tc * tc)  # (n, u)
-            dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_p * f * (1.0 - f),
-                                  dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
-                                 axis=-1)  # (n, 4u)
-            dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (n, 4u)
-            dh = jnp.where(k_t, dz @ rk_t, dh)  # (n, u)
-            dc = jnp.where(k_t, dc_new * f, dc)  # (n, u)
+            dz, dh, dc = gate_gradients(r_t, dh + d_out, dc, k_t, rk_t)  # (n, 4u), (n, u) x2
             dz_buf = _put(dz_buf, t, dz)
             xh_t = jax.lax.dynamic_index_in_dim(xh, t, keepdims=False)[:n]  # (n, D + u)
             d_weights = d_weights + jax.lax.dot_general(

@@ -134,18 +134,9 @@ def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll,
         h, c = carry  # (B, u), (B, u)
         x_t, k_t = xs if keep is not None else (xs, None)
         xh = jnp.concatenate([x_t, h], axis=-1)  # (B, D + u)
-        z = xh @ weights + bias  # (B, 4u)
-        zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (B, u)
-        i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (B, u)
-        g = jnp.tanh(zg)  # (B, u)
-        c_new = f * c + i * g  # (B, u)
-        tc = jnp.tanh(c_new)  # (B, u)
-        h_new = o * tc  # (B, u)
-        if k_t is not None:
-            h_new = jnp.where(k_t, h_new, h)  # (B, u)
-            c_new = jnp.where(k_t, c_new, c)  # (B, u)
+        h_new, c_new, saved = packed.cell_step(xh, weights, bias, h, c, k_t)  # saved (6, B, u)
         if save:
-            return (h_new, c_new), (h_new, jnp.stack([i, f, g, o, c, tc]), xh)
+            return (h_new, c_new), (h_new, saved, xh)
         return (h_new, c_new), h_new
 
     xs = x if keep is None else (x, keep)
@@ -173,15 +164,9 @@ def _recurrence_fwd(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
 
 
 def _recurrence_bwd(unroll, residuals, cotangents):
-    r"""Backpropagation through time from the saved gates; only ``dz @ R^T`` stays in the scan.
+    """Backpropagation through time from the saved gates; only ``dz @ R^T`` stays in the scan.
 
-    Per kept step, with ``dh`` the cotangent of ``h_t`` and ``dc`` that of ``c_t``::
-
-        dc' = dc + dh * o * (1 - tanh(c_t)^2)
-        dz  = [dc' g i(1-i) | dc' c_{t-1} f(1-f) | dc' i (1-g^2) | dh tanh(c_t) o(1-o)]
-        dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f
-
-    A masked step passes ``dh`` and ``dc`` through unchanged and has ``dz = 0``. The weight
+    Each step is `unrolled.ops.packed.gate_gradients` (the formulas are there). The weight
     gradient is ONE matmul over all steps afterwards, ``[x_t | h_{t-1}]^T dz`` summed over time
     and batch, split into ``dK`` and ``dR``; ``dx = dz @ K^T`` and ``db`` are single ops too.
     """
@@ -192,19 +177,8 @@ def _recurrence_bwd(unroll, residuals, cotangents):
     def body(carry, xs):
         dh, dc = carry  # (B, u), (B, u)
         d_out, r_t, k_t = xs if keep is not None else (*xs, None)
-        dh = dh + d_out  # (B, u)
-        i, f, g, o, c_p, tc = (r_t[j] for j in range(6))  # 6 x (B, u)
-        dc_new = dc + dh * o * (1.0 - tc * tc)  # (B, u)
-        dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_p * f * (1.0 - f),
-                              dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
-                             axis=-1)  # (B, 4u)
-        if k_t is not None:
-            dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (B, 4u)
-            dh_prev = jnp.where(k_t, dz @ rk_t, dh)  # (B, u)
-            dc_prev = jnp.where(k_t, dc_new * f, dc)  # (B, u)
-        else:
-            dh_prev, dc_prev = dz @ rk_t, dc_new * f  # (B, u), (B, u)
-        return (dh_prev, dc_prev), dz
+        dz, dh_prev, dc_prev = packed.gate_gradients(r_t, dh + d_out, dc, k_t, rk_t)
+        return (dh_prev, dc_prev), dz  # dz (B, 4u)
 
     xs = (d_hs, gates) if keep is None else (d_hs, gates, keep)
     zero = jnp.zeros_like(d_c_last)  # (B, u)
