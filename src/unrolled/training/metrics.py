@@ -60,7 +60,8 @@ class Metric:
 
     def init(self):
         """Return the zero state."""
-        return (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+        zero = jnp.asarray(np.zeros((), np.float32))  # from NumPy: no XLA compile
+        return (zero, zero)
 
     def values(self, y_true, y_pred) -> jax.Array:
         """Per-sample values to average (subclasses override)."""
@@ -241,7 +242,7 @@ class _ConfusionMetric(Metric):
 
     def init(self):
         """Zero counts, one per threshold."""
-        zeros = jnp.zeros((len(self._thresholds),), jnp.float32)
+        zeros = jnp.asarray(np.zeros((len(self._thresholds),), np.float32))
         return (zeros, zeros, zeros, zeros)
 
     def _prepare(self, y_true, y_pred):

@@ -41,6 +41,12 @@ def _tree(fn, *trees):
     return jax.tree.map(fn, *trees)
 
 
+def _zeros_like(p) -> jax.Array:
+    # From NumPy: an eager jnp.zeros_like compiles one XLA program per shape (~20 ms each on
+    # the first fit); a host array transferred compiles nothing.
+    return jnp.asarray(np.zeros(np.shape(p), p.dtype))
+
+
 class Optimizer:
     """Base optimizer: learning rate (float or schedule), clipping and weight decay as Keras.
 
@@ -143,7 +149,7 @@ class Optimizer:
 
         def init(params):
             lr = 0.0 if self._lr is None else self._lr
-            return OptState(jnp.zeros((), jnp.int32), jnp.asarray(lr, jnp.float32),
+            return OptState(jnp.asarray(np.zeros((), np.int32)), jnp.asarray(lr, jnp.float32),
                             self._init_slots(params))
 
         def update(grads, state, params=None):
@@ -208,7 +214,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
     def _init_slots(self, params):
-        return _tree(jnp.zeros_like, params) if self.momentum else ()
+        return _tree(_zeros_like, params) if self.momentum else ()
 
     def _step(self, grads, slots, params, lr, iterations):
         mom = jnp.float32(self.momentum)
@@ -253,7 +259,7 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def _init_slots(self, params):
-        zeros = lambda: _tree(jnp.zeros_like, params)  # noqa: E731
+        zeros = lambda: _tree(_zeros_like, params)  # noqa: E731
         return {"velocity": zeros(), "momentum": zeros() if self.momentum > 0 else None,
                 "average_gradient": zeros() if self.centered else None}
 
@@ -343,7 +349,7 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
     def _init_slots(self, params):
-        zeros = lambda: _tree(jnp.zeros_like, params)  # noqa: E731
+        zeros = lambda: _tree(_zeros_like, params)  # noqa: E731
         return {"m": zeros(), "v": zeros(), "v_hat": zeros() if self.amsgrad else None}
 
     def _step(self, grads, slots, params, lr, iterations):

@@ -135,9 +135,10 @@ class Trainer:
         # labels' size there, so only dimensions the model fixes are checked.
         filled = [y_shape[i] if d is None and 0 < i < len(y_shape) else d
                   for i, d in enumerate(out)]
-        t, p = losses_module.squeeze_or_expand_to_same_rank(
-            jnp.zeros([1 if d is None else d for d in y_shape]),
-            jnp.zeros([1 if d is None else d for d in filled]))
+        t, p = jax.eval_shape(  # shapes only: nothing runs or compiles
+            losses_module.squeeze_or_expand_to_same_rank,
+            jax.ShapeDtypeStruct([1 if d is None else d for d in y_shape], jnp.float32),
+            jax.ShapeDtypeStruct([1 if d is None else d for d in filled], jnp.float32))
         if self._sparse_loss():
             self._check_sparse_labels(y, out, what)
         elif t.shape != p.shape:
@@ -275,10 +276,12 @@ class Trainer:
         return jit(step)
 
     def _fresh_epoch_state(self):
-        zero = jnp.zeros((), jnp.float32)
+        # host zeros: eager jnp.zeros would compile a program per dtype on the first fit
+        zero = jnp.asarray(np.zeros((), np.float32))
+        int_zero = jnp.asarray(np.zeros((), np.int32))
         return {"loss": (zero, zero), "metrics": [m.init() for m in self._metrics],
-                "nan": jnp.zeros((), bool), "nan_step": jnp.zeros((), jnp.int32),
-                "step": jnp.zeros((), jnp.int32)}
+                "nan": jnp.asarray(np.zeros((), bool)), "nan_step": int_zero,
+                "step": int_zero}
 
     def _logs(self, es, prefix: str = "") -> dict[str, float]:
         es = jax.device_get(es)
