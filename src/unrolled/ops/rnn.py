@@ -10,8 +10,10 @@ The LSTM, as Keras 3 computes it (gate column blocks ``[i | f | c | o]``)::
     c_t  = f_t * c_{t-1} + i_t * g_t
     h_t  = o_t * activation(c_t)
 
-``x @ kernel + bias`` is one matmul over all time steps before the scan; the scan carries only
-``h @ recurrent_kernel``. A masked step (``mask[b, t] == False``) carries ``h`` and ``c``
+In the generic path (`lstm_reference`, other activations) ``x @ kernel + bias`` is one matmul
+over all time steps before the scan, which carries only ``h @ recurrent_kernel``; the
+tanh/sigmoid fast paths (`_recurrence_forward`, `unrolled.ops.packed` for masked inputs) measured
+faster with one ``[x_t | h] @ [kernel; recurrent_kernel]`` per step (BENCHMARKS.md). A masked step (``mask[b, t] == False``) carries ``h`` and ``c``
 unchanged and emits the previous ``h`` (or zeros with ``zero_output_for_mask``), so any mask
 pattern works: right or left padding, holes, fully masked rows.
 """
@@ -253,7 +255,8 @@ def lstm(
         recurrent_activation: gate activation (Keras name or callable).
         go_backwards: process the sequence in reverse.
         zero_output_for_mask: zeros instead of the carried output at masked steps.
-        unroll: ``lax.scan`` unroll factor.
+        unroll: ``lax.scan`` unroll factor (a speed knob only; the masked tanh/sigmoid path runs
+            ``while`` loops with data-dependent trip counts and ignores it).
 
     Returns:
         ``(last_output (B, u), outputs (B, T, u), [h (B, u), c (B, u)])``.
