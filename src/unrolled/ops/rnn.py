@@ -13,9 +13,11 @@ The LSTM, as Keras 3 computes it (gate column blocks ``[i | f | c | o]``)::
 In the generic path (`lstm_reference`, other activations) ``x @ kernel + bias`` is one matmul
 over all time steps before the scan, which carries only ``h @ recurrent_kernel``; the
 tanh/sigmoid fast paths (`_recurrence_forward`, `unrolled.ops.packed` for masked inputs) measured
-faster with one ``[x_t | h] @ [kernel; recurrent_kernel]`` per step (BENCHMARKS.md). A masked step (``mask[b, t] == False``) carries ``h`` and ``c``
-unchanged and emits the previous ``h`` (or zeros with ``zero_output_for_mask``), so any mask
-pattern works: right or left padding, holes, fully masked rows.
+faster with one ``[x_t | h] @ [kernel; recurrent_kernel]`` per step (BENCHMARKS.md).
+
+A masked step (``mask[b, t] == False``) carries ``h`` and ``c`` unchanged and emits the previous
+``h`` (or zeros with ``zero_output_for_mask``), so any mask pattern works: right or left
+padding, holes, fully masked rows.
 """
 
 from __future__ import annotations
