@@ -27,7 +27,8 @@ from unrolled.training import optimizers as optimizers_module
 # `predict` runs up to this many rows per compiled call when the model's rows are independent at
 # inference: several batches at once. On the benchmark machine a 512-row call gave 1.29x the
 # samples/s of 32-row calls (16 units) and 1.48x that of 64-row calls (128 units); BENCHMARKS.md.
-# The outputs are those of batch-by-batch calls (each row's arithmetic is the same).
+# The outputs equal batch-by-batch calls to float32 rounding (a matmul over more rows may block
+# its sums differently; tests/models/test_predict_batching.py).
 PREDICT_ROWS = 512
 
 class NaNLossError(FloatingPointError):
