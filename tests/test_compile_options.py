@@ -45,3 +45,42 @@ def test_train_and_predict_steps_equal_default_compilation():
     predict = model._make_predict_fn()
     np.testing.assert_allclose(predict(tv, ntv, x), jax.jit(predict.__wrapped__)(tv, ntv, x),
                                rtol=1e-6, atol=1e-9)
+
+
+class _Compiles:
+    """Count XLA backend compilations in a block (JAX's monitoring event)."""
+
+    def __enter__(self):
+        self.count = 0
+
+        def listen(event, duration, **kwargs):
+            if event == "/jax/core/compile/backend_compile_duration":
+                self.count += 1
+
+        self._listen = listen
+        jax.monitoring.register_event_duration_secs_listener(listen)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self._listen)
+
+
+def test_to_device_transfers_host_data_without_compiling():
+    with _Compiles() as c:
+        for shape in [(3,), (2, 5), (7, 1, 3)]:
+            a = ucompile.to_device(np.arange(np.prod(shape), dtype=np.float64).reshape(shape))
+            assert a.dtype == jnp.float32 and a.shape == shape  # canonicalized, as jnp.asarray
+            np.testing.assert_array_equal(a, np.arange(np.prod(shape)).reshape(shape))
+        assert ucompile.to_device(np.zeros((), bool)).dtype == jnp.bool_
+        assert ucompile.to_device([1, 2], "int32").dtype == jnp.int32
+        assert ucompile.to_device(0.5, "bfloat16").dtype == jnp.bfloat16
+    assert c.count == 0
+
+
+def test_to_device_passes_jax_arrays_through_and_casts():
+    a = jnp.arange(3.0)
+    assert ucompile.to_device(a) is a
+    assert ucompile.to_device(a, "float32") is a
+    b = ucompile.to_device(a, "int32")
+    assert b.dtype == jnp.int32
+    np.testing.assert_array_equal(b, [0, 1, 2])

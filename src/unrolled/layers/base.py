@@ -18,6 +18,7 @@ import numpy as np
 
 from unrolled.layers import initializers
 from unrolled.layers.variables import Variable, current_path, name_scope
+from unrolled.ops.compile import to_device
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
 
@@ -187,7 +188,7 @@ class Layer:
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         name = name or "variable"
         init = initializers.get("glorot_uniform" if initializer is None else initializer)
-        value = jnp.asarray(init(shape, dtype=dtype), dtype=dtype)
+        value = to_device(init(shape, dtype=dtype), dtype)
         var = Variable(value, name=name, path=current_path(name), trainable=trainable)
         self._own_weights.append(var)
         return var

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from unrolled.layers.random import make_default_seed
 from unrolled.ops import initializers as maths
+from unrolled.ops.compile import to_device
 
 
 class Initializer:
@@ -34,7 +36,7 @@ class Constant(Initializer):
 
     def __call__(self, shape, dtype="float32"):
         """Return an array of ``shape`` filled with ``value``."""
-        return jnp.full(tuple(shape), self.value, dtype=dtype)
+        return to_device(np.full(tuple(shape), self.value, dtype=np.dtype(dtype)))
 
     def get_config(self):
         """Return ``value``."""

@@ -9,12 +9,13 @@ same weights are reused at each of the T time steps. See `unrolled.ops.rnn` for 
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import numpy as np
 
 from unrolled.layers import initializers
 from unrolled.layers.core import _no_extras
 from unrolled.layers.rnn import RNN, DropoutRNNCell, check_units, project
 from unrolled.ops import activations, rnn
+from unrolled.ops.compile import to_device
 
 
 class LSTMCell(DropoutRNNCell):
@@ -83,8 +84,10 @@ class LSTMCell(DropoutRNNCell):
                 base = init
 
                 def init(shape, dtype="float32"):
-                    return jnp.concatenate([base((u,), dtype), jnp.ones((u,), dtype),
-                                            base((2 * u,), dtype)])
+                    # on the host: eager jnp ops would compile a program each
+                    parts = [np.asarray(base((u,), dtype)), np.ones((u,), np.dtype(dtype)),
+                             np.asarray(base((2 * u,), dtype))]
+                    return to_device(np.concatenate(parts))
 
             self.bias = self.add_weight("bias", (4 * u,), init)
         else:

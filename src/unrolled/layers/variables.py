@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+
+from unrolled.ops.compile import to_device
 
 _local = threading.local()
 
@@ -88,7 +89,7 @@ class Variable:
     """
 
     def __init__(self, value, name: str, path: str | None = None, trainable: bool = True):
-        self._value = jnp.asarray(value)
+        self._value = to_device(value)
         self.name = name
         self.path = path or name
         self.trainable = trainable
@@ -101,7 +102,7 @@ class Variable:
 
     def assign(self, value) -> None:
         """Set a new value of the same shape (recorded, not applied, inside a scope)."""
-        value = jnp.asarray(value, dtype=self._value.dtype)
+        value = to_device(value, self._value.dtype)
         if value.shape != self._value.shape:
             raise ValueError(
                 f"Cannot assign a value of shape {value.shape} to variable {self.path!r} of "

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from unrolled.ops.compile import to_device
 from unrolled.training import losses as losses_module
 from unrolled.training.losses import squeeze_or_expand_to_same_rank
 
@@ -60,7 +61,7 @@ class Metric:
 
     def init(self):
         """Return the zero state."""
-        zero = jnp.asarray(np.zeros((), np.float32))  # from NumPy: no XLA compile
+        zero = to_device(np.zeros((), np.float32))  # from NumPy: no XLA compile
         return (zero, zero)
 
     def values(self, y_true, y_pred) -> jax.Array:
@@ -242,7 +243,7 @@ class _ConfusionMetric(Metric):
 
     def init(self):
         """Zero counts, one per threshold."""
-        zeros = jnp.asarray(np.zeros((len(self._thresholds),), np.float32))
+        zeros = to_device(np.zeros((len(self._thresholds),), np.float32))
         return (zeros, zeros, zeros, zeros)
 
     def _prepare(self, y_true, y_pred):

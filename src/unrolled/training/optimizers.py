@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from unrolled.ops.compile import to_device
 from unrolled.training import schedules as schedules_module
 from unrolled.training.schedules import LearningRateSchedule
 
@@ -44,7 +45,7 @@ def _tree(fn, *trees):
 def _zeros_like(p) -> jax.Array:
     # From NumPy: an eager jnp.zeros_like compiles one XLA program per shape (~20 ms each on
     # the first fit); a host array transferred compiles nothing.
-    return jnp.asarray(np.zeros(np.shape(p), p.dtype))
+    return to_device(np.zeros(np.shape(p), p.dtype))
 
 
 class Optimizer:
@@ -149,7 +150,7 @@ class Optimizer:
 
         def init(params):
             lr = 0.0 if self._lr is None else self._lr
-            return OptState(jnp.asarray(np.zeros((), np.int32)), jnp.asarray(lr, jnp.float32),
+            return OptState(to_device(np.zeros((), np.int32)), to_device(lr, np.float32),
                             self._init_slots(params))
 
         def update(grads, state, params=None):
@@ -309,7 +310,8 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def _init_slots(self, params):
-        return _tree(lambda p: jnp.full_like(p, self.initial_accumulator_value), params)
+        value = self.initial_accumulator_value
+        return _tree(lambda p: to_device(np.full(np.shape(p), value, p.dtype)), params)
 
     def _step(self, grads, slots, params, lr, iterations):
         acc = _tree(lambda a, g: a + jnp.square(g), slots, grads)

@@ -18,7 +18,7 @@ import optax
 
 from unrolled.layers.random import SeedGenerator, numpy_rng
 from unrolled.ops import losses as ops_losses
-from unrolled.ops.compile import jit
+from unrolled.ops.compile import jit, to_device
 from unrolled.training import callbacks as callbacks_module
 from unrolled.training import losses as losses_module
 from unrolled.training import metrics as metrics_module
@@ -278,10 +278,10 @@ class Trainer:
 
     def _fresh_epoch_state(self):
         # host zeros: eager jnp.zeros would compile a program per dtype on the first fit
-        zero = jnp.asarray(np.zeros((), np.float32))
-        int_zero = jnp.asarray(np.zeros((), np.int32))
+        zero = to_device(np.zeros((), np.float32))
+        int_zero = to_device(np.zeros((), np.int32))
         return {"loss": (zero, zero), "metrics": [m.init() for m in self._metrics],
-                "nan": jnp.asarray(np.zeros((), bool)), "nan_step": int_zero,
+                "nan": to_device(np.zeros((), bool)), "nan_step": int_zero,
                 "step": int_zero}
 
     def _logs(self, es, prefix: str = "") -> dict[str, float]:
