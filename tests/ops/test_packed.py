@@ -72,6 +72,74 @@ def test_sorted_path_equals_reference(monkeypatch, phases, batch, make_mask, opt
                                    err_msg=f"gradient of {name}")
 
 
+@pytest.mark.parametrize("sizes", [(None, None, None), (None, 1, 1), (None, 2, 3), (2, 1, None)],
+                         ids=["own", "all-rows", "rounded", "rounded-inference"])
+@pytest.mark.parametrize("options", [{}, {"go_backwards": True}], ids=["fwd", "back"])
+def test_every_phase_plan_equals_reference(monkeypatch, sizes, options):
+    # plans_for picks one plan per direction; any (e >= n rows elementwise, n by the matmul)
+    # must give the same numbers: rows past n have ended and are masked
+    def plans_for(batch, width):
+        rows = packed.phase_rows(batch)
+        return tuple(packed.plan(rows, s) for s in sizes)
+
+    monkeypatch.setattr(packed, "plans_for", plans_for)
+    batch = 13
+    p, mask = params(batch, 5), jnp.asarray(right_padded(batch, 5))
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+    kw = {"mask": mask, "initial_state": [p["h0"], p["c0"]], **options}
+    for got, want in zip(jax.tree.leaves(rnn.lstm(*args, **kw)),
+                         jax.tree.leaves(rnn.lstm_reference(*args, **kw)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    probe = probe_for(batch, 5)
+    g_fast = jax.grad(scalar(rnn.lstm, mask, probe, **options))(p)
+    g_ref = jax.grad(scalar(rnn.lstm_reference, mask, probe, **options))(p)
+    for name in p:
+        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("output", ["last", "h", "c"])
+def test_unused_outputs_and_inputs_skip_their_gradients_with_the_same_result(output):
+    # the layer's usual case: only the last output (or one state) is used and the input x is
+    # data, so the backward gets symbolic zeros for H and skips dx; the weight gradients must
+    # still equal the reference
+    batch = 11
+    p, mask = params(batch, 9), jnp.asarray(right_padded(batch, 9))
+    probe = jnp.asarray(np.random.default_rng(1).normal(size=(batch, U)).astype(np.float32))
+
+    def loss(op):
+        def f(w):
+            last, _, (h, c) = op(p["x"], w["kernel"], w["recurrent_kernel"], w["bias"],
+                                 mask=mask, initial_state=[w["h0"], w["c0"]])
+            return jnp.sum(probe * jnp.tanh({"last": last, "h": h, "c": c}[output]))
+        return f
+
+    w = {k: p[k] for k in ("kernel", "recurrent_kernel", "bias", "h0", "c0")}
+    g_fast, g_ref = jax.grad(loss(rnn.lstm))(w), jax.grad(loss(rnn.lstm_reference))(w)
+    for name in w:
+        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=f"gradient of {name}")
+
+
+def test_an_empty_masked_batch_gives_empty_outputs():
+    p = params(1, 0)
+    x = jnp.zeros((0, T, D), jnp.float32)
+    last, seq, (h, c) = rnn.lstm(x, p["kernel"], p["recurrent_kernel"], p["bias"],
+                                 mask=jnp.zeros((0, T), bool))
+    assert last.shape == h.shape == c.shape == (0, U) and seq.shape == (0, T, U)
+
+
+def test_plan_rounds_rows_up_to_the_given_number_of_sizes():
+    rows = packed.phase_rows(32, 4)  # (32, 24, 16, 8)
+    assert packed.plan(rows) == ((32, 32), (24, 24), (16, 16), (8, 8))
+    assert packed.plan(rows, 2) == ((32, 32), (32, 24), (16, 16), (16, 8))
+    assert packed.plan(rows, 1) == ((32, 32), (32, 24), (32, 16), (32, 8))
+    assert packed.plan(packed.phase_rows(13, 4), 2) == ((13, 13), (13, 10), (13, 7), (7, 4))
+    narrow, wide = packed.plans_for(32, 17), packed.plans_for(32, 64)
+    assert narrow[1] == packed.plan(rows, packed.FORWARD_SIZES) and wide[1] == narrow[0]
+    assert narrow[0] == narrow[2] == packed.plan(rows)
+
+
 def test_sorted_path_is_taken_for_masks_only(monkeypatch):
     p, mask = params(4, 0), jnp.asarray(right_padded(4, 0))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from unrolled.layers.random import make_default_seed
+from unrolled.ops import host_random
 from unrolled.ops import initializers as maths
 from unrolled.ops.compile import to_device
 
@@ -70,11 +73,21 @@ class _Random(Initializer):
         self.seed = seed
         self._draws = 0
 
-    def _key(self) -> jax.Array:
+    def _seed(self) -> int:
         # A fixed seed gives the same values on every call, as in Keras; no seed draws a fresh one.
-        if self.seed is None:
-            return jax.random.key(make_default_seed())
-        return jax.random.key(self.seed)
+        return make_default_seed() if self.seed is None else self.seed
+
+    def _key(self, seed: int | None = None) -> jax.Array:
+        return host_random.key(self._seed() if seed is None else seed)
+
+    def _uniform(self, shape, dtype, minval: float, maxval: float) -> jax.Array:
+        """``jax.random.uniform`` from a fresh key; float32 draws computed on the host."""
+        seed, shape = self._seed(), tuple(int(d) for d in shape)
+        if np.dtype(dtype) == np.float32 and host_random.available(seed):
+            # the same bits as jax.random.uniform without compiling a program per shape
+            return to_device(host_random.uniform(host_random.key_data(seed), shape, minval,
+                                                 maxval))
+        return jax.random.uniform(self._key(seed), shape, dtype, minval, maxval)
 
     def get_config(self):
         return {"seed": self.seed}
@@ -105,7 +118,7 @@ class RandomUniform(_Random):
 
     def __call__(self, shape, dtype="float32"):
         """Draw uniform samples of ``shape`` on ``[minval, maxval)``."""
-        return jax.random.uniform(self._key(), tuple(shape), dtype, self.minval, self.maxval)
+        return self._uniform(shape, dtype, self.minval, self.maxval)
 
     def get_config(self):
         """Return ``minval``, ``maxval`` and ``seed``."""
@@ -156,6 +169,9 @@ class VarianceScaling(_Random):
 
     def __call__(self, shape, dtype="float32"):
         """Draw samples of ``shape`` with variance ``scale / fan`` from ``distribution``."""
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * maths.scaled_variance(tuple(shape), self.scale, self.mode))
+            return self._uniform(shape, dtype, -limit, limit)
         return maths.variance_scaling(
             self._key(), tuple(shape), dtype,
             scale=self.scale, mode=self.mode, distribution=self.distribution,

@@ -16,11 +16,20 @@ here the batch shrinks in a few fixed steps instead:
    skipped row is past its end, where the carried state would not change anyway.
 
 The backward pass runs the same phases in reverse with the hand-derived BPTT of
-`unrolled.ops.rnn._recurrence_bwd` (gates saved stacked per step). The weight gradient is
-accumulated inside the loop over the computed rows only, ``[x_t | h_{t-1}]^T dz_t``: against
-one matmul over all ``T * B`` rows after the loop (skipped ones included) it ran 1.07x faster
-at 512 units and 1.18x at 128 (one run each) and keeps no ``(T, B, 4u)`` gradient buffer unless
-``dx`` is needed (peak memory of fit at the large benchmark size 785 MiB instead of 843).
+`gate_gradients`. The weight gradient is accumulated inside the loop over the computed rows
+only, ``[x_t | h_{t-1} | 1]^T dz_t`` (the ones column gives the bias gradient in the same
+matmul): against one matmul over all ``T * B`` rows after the loop it ran 1.07x faster at 512
+units and 1.18x at 128 and keeps no ``(T, B, 4u)`` gradient buffer.
+
+What a step keeps for the backward pass, and what it compiles, is kept small because on XLA
+CPU every fused kernel costs ~7 ms to compile and ~0.3 us to launch per step (measured,
+BENCHMARKS.md): ``gates[t] = [i, f, g, o, c_t]`` (``c_{t-1}`` is the previous step's entry,
+``tanh(c_t)`` is recomputed); the matmul operand ``[x_t | h_{t-1}]`` is rebuilt from ``x`` and
+``H`` instead of being stored; through ``symbolic_zeros`` the backward skips the outputs nobody
+uses (``H`` when the layer returns only its last output) and ``dx`` when ``x`` is data. For the
+benchmark's seed model that took a backward step from 11 fused kernels to 8 and the kernels
+compiled for its train step from ~180 to 92 (with `plans_for`, which lets the phases of a
+narrow layer's training forward share kernels), and made training ~10% faster.
 """
 
 from __future__ import annotations
@@ -31,12 +40,18 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 # Phases of the shrinking batch (1 switches the sorting off). Measured on the gradient step of the
 # benchmark's LSTM (lengths uniform in 10..100, interleaved, BENCHMARKS.md): 2 phases 1.19x and 4
 # phases 1.32x the plain scan at 128 units, 1.07x and 1.14x at 16 units; the forward alone 1.49x
-# and 1.13x with 4. Each phase is its own compiled loop: about +0.35 s of compile time per phase.
+# and 1.13x with 4. Each phase compiles its own loop body (~9 kernels a direction).
 PHASES = 4
+
+# `plans_for`: the training forward of a layer with a matmul depth ``D + u`` below NARROW_WIDTH
+# computes FORWARD_SIZES row counts instead of one per phase (fewer kernels to compile).
+NARROW_WIDTH = 64
+FORWARD_SIZES = 2
 
 
 def phase_rows(batch: int, phases: int | None = None) -> tuple[int, ...]:
@@ -58,11 +73,13 @@ def sort_by_length(keep):
     return order, last[order]
 
 
-def _bounds(last, rows):
-    """Start and end step of every phase (traced int32 scalars), from the sorted ``last``."""
-    ends = [last[rows[p + 1]] for p in range(len(rows) - 1)] + [last[0]]
-    starts = [jnp.int32(0), *ends[:-1]]
-    return starts, ends
+def _ends(last, rows):
+    """Last step + 1 of every phase, ``(len(rows),)`` int32, from the sorted ``last``.
+
+    Phase ``p`` runs until the longest row that phase ``p + 1`` drops has ended; the last phase
+    until the longest row has. Non-decreasing, so each phase starts where the previous ended.
+    """
+    return last[np.array([*rows[1:], 0])]  # (P,)
 
 
 def _put(buf, t, value):
@@ -72,27 +89,46 @@ def _put(buf, t, value):
     return jax.lax.dynamic_update_slice(buf, value[None], (t, *[zero] * value.ndim))
 
 
-def cell_step(xh, weights, bias, h, c, k_t=None):
+def _at(buf, t):
+    """``buf[t]`` for a traced ``t``."""
+    return jax.lax.dynamic_index_in_dim(buf, t, keepdims=False)
+
+
+def _live_product(a, b, live):
+    """Return ``a @ b`` for the first ``live`` rows of ``a`` and zeros below: ``(n, k)``.
+
+    With `plan`'s ``e > n`` this is where a phase's row count enters the loop body: the
+    elementwise work runs on ``e`` rows (those past ``n`` have ended and are masked), so its
+    kernels are shared by every phase with the same ``e``; only the matmul shrinks.
+    """
+    rows = a.shape[0]
+    if live is None or live == rows:
+        return a @ b
+    return jnp.pad(a[:live] @ b, ((0, rows - live), (0, 0)))
+
+
+def cell_step(xh, weights, bias, h, c, k_t=None, live=None):
     """One tanh/sigmoid LSTM step from ``xh = [x_t | h]``; ``k_t (n, 1)`` keeps rows (or None).
 
-    Returns ``(h, c, saved)``: the new state (carried unchanged where ``k_t`` is False) and
-    ``saved = stack([i, f, g, o, c_{t-1}, tanh(c_t)])`` ``(6, n, u)``, what `gate_gradients`
-    needs.
+    ``live`` (static) computes the matmul for the first ``live`` rows only (`_live_product`);
+    the rows below must be masked by ``k_t``. Returns ``(h, c, saved)``: the new state (carried
+    unchanged where ``k_t`` is False) and ``saved = stack([i, f, g, o, c_t])`` ``(5, n, u)``,
+    what `gate_gradients` needs besides ``c_{t-1}`` (the previous step's ``c_t``).
     """
-    z = xh @ weights + bias  # (n, 4u)
+    z = _live_product(xh, weights, live) + bias  # (n, 4u)
     zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (n, u)
     i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (n, u)
     g = jnp.tanh(zg)  # (n, u)
     c_new = f * c + i * g  # (n, u)
-    tc = jnp.tanh(c_new)  # (n, u)
-    h_new = o * tc  # (n, u)
+    if k_t is not None:
+        c_new = jnp.where(k_t, c_new, c)  # (n, u)
+    h_new = o * jnp.tanh(c_new)  # (n, u)
     if k_t is not None:
         h_new = jnp.where(k_t, h_new, h)  # (n, u)
-        c_new = jnp.where(k_t, c_new, c)  # (n, u)
-    return h_new, c_new, jnp.stack([i, f, g, o, c, tc])  # (6, n, u)
+    return h_new, c_new, jnp.stack([i, f, g, o, c_new])  # (5, n, u)
 
 
-def gate_gradients(saved, dh, dc, k_t, rk_t):
+def gate_gradients(saved, c_prev, dh, dc, k_t, rk_t, live=None):
     r"""One backward step from `cell_step`'s ``saved`` row; returns ``(dz, dh_{t-1}, dc_{t-1})``.
 
     With ``dh``/``dc`` the cotangents of ``h_t``/``c_t`` (``dh`` including the step's output)::
@@ -101,113 +137,177 @@ def gate_gradients(saved, dh, dc, k_t, rk_t):
         dz  = [dc' g i(1-i) | dc' c_{t-1} f(1-f) | dc' i (1-g^2) | dh tanh(c_t) o(1-o)]
         dh_{t-1} = dz @ R^T,  dc_{t-1} = dc' f
 
-    A masked row (``k_t`` False) has ``dz = 0`` and passes ``dh``/``dc`` through.
+    ``tanh(c_t)`` is recomputed (one transcendental per step, against a sixth saved row and a
+    separate forward kernel). A masked row (``k_t`` False) has ``dz = 0`` and passes
+    ``dh``/``dc`` through. ``live`` (static) as in `cell_step`.
     """
-    i, f, g, o, c_p, tc = (saved[j] for j in range(6))  # 6 x (n, u)
+    i, f, g, o, c_t = (saved[j] for j in range(5))  # 5 x (n, u)
+    tc = jnp.tanh(c_t)  # (n, u)
     dc_new = dc + dh * o * (1.0 - tc * tc)  # (n, u)
-    dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_p * f * (1.0 - f),
+    dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_prev * f * (1.0 - f),
                           dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
                          axis=-1)  # (n, 4u)
     if k_t is None:
         return dz, dz @ rk_t, dc_new * f
     dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (n, 4u)
-    return dz, jnp.where(k_t, dz @ rk_t, dh), jnp.where(k_t, dc_new * f, dc)
+    back = _live_product(dz, rk_t, live)  # (n, u)
+    return dz, jnp.where(k_t, back, dh), jnp.where(k_t, dc_new * f, dc)
 
 
-def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, rows, save):
-    """Run the phases; returns ``(H, h_T, c_T)`` and, when ``save``, ``(gates, XH)``.
+def plan(rows: tuple[int, ...], sizes: int | None = None):
+    """Return ``((e, n), ...)`` per phase: ``e`` rows computed elementwise, ``n`` by the matmul.
 
-    ``H (T, B, u)`` holds ``h`` after each computed step and zeros at skipped ones.
+    ``n`` is the phase's row count from `phase_rows` (the rows that can still be running).
+    ``sizes=None`` computes just those (``e = n``); otherwise ``e >= n`` is ``n`` rounded up to
+    one of ``sizes`` evenly spaced sizes (1: every phase all ``B`` rows). Rows between ``n`` and
+    ``e`` have ended, so they are masked: computing them changes nothing but time. Each distinct
+    ``e`` is a set of compiled elementwise kernels; only the matmul (and the padding of its
+    result to ``e`` rows) is compiled per phase.
+    """
+    if sizes is None:
+        return tuple((n, n) for n in rows)
+    batch = rows[0]
+    return tuple((min(batch, math.ceil(math.ceil(n * sizes / batch) * batch / sizes)), n)
+                 for n in rows)
+
+
+def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, phases, save):
+    """Run the phases; returns ``(H, gates or None, h_T, c_T, t_end)``.
+
+    ``H (T, B, u)`` holds ``h`` after each computed step and zeros at skipped ones; ``gates``
+    ``(T, 5, B, u)`` (only when ``save``) `cell_step`'s saved rows.
     """
     steps, batch, _ = x.shape
     u = h0.shape[-1]
     weights = jnp.concatenate([kernel, recurrent_kernel], axis=0)  # (D + u, 4u)
-    dtype = h0.dtype
-    bufs = [jnp.zeros((steps, batch, u), dtype)]  # H
-    if save:
-        bufs += [jnp.zeros((steps, 6, batch, u), dtype),  # gates
-                 jnp.zeros((steps, batch, x.shape[-1] + u), dtype)]  # [x_t | h_{t-1}]
-    h, c = jnp.asarray(h0), jnp.asarray(c0)  # (B, u)
-    for n, start, end in zip(rows, *_bounds(last, rows), strict=True):
+    hs = jnp.zeros((steps, batch, u), h0.dtype)  # (T, B, u)
+    gates = jnp.zeros((steps, 5, batch, u), h0.dtype) if save else None  # (T, 5, B, u)
+    ends = _ends(last, tuple(n for _, n in phases))  # (P,)
+    t, h, c = jnp.int32(0), jnp.asarray(h0), jnp.asarray(c0)  # (), (B, u), (B, u)
+    done_h, done_c = [], []  # rows that ended, dropped from the carry at a phase change
+    for p, (e, n) in enumerate(phases):
+        if e < h.shape[0]:
+            done_h.append(h[e:])
+            done_c.append(c[e:])
+            h, c = h[:e], c[:e]  # (e, u)
 
-        def body(t, state, n=n):
-            h, c, *bufs = state  # (n, u), (n, u), buffers
-            x_t = jax.lax.dynamic_index_in_dim(x, t, keepdims=False)[:n]  # (n, D)
-            k_t = jax.lax.dynamic_index_in_dim(keep, t, keepdims=False)[:n]  # (n, 1)
-            xh = jnp.concatenate([x_t, h], axis=-1)  # (n, D + u)
-            h, c, gates = cell_step(xh, weights, bias, h, c, k_t)
-            bufs[0] = _put(bufs[0], t, h)
+        def body(state, e=e, n=n):
+            t, h, c, hs, gates = state  # (), (e, u), (e, u), buffers
+            xh = jnp.concatenate([_at(x, t)[:e], h], axis=-1)  # (e, D + u)
+            h, c, saved = cell_step(xh, weights, bias, h, c, _at(keep, t)[:e], live=n)
             if save:
-                bufs[1] = _put(bufs[1], t, gates)
-                bufs[2] = _put(bufs[2], t, xh)
-            return h, c, *bufs
+                gates = _put(gates, t, saved)  # (5, e, u) at step t
+            return t + 1, h, c, _put(hs, t, h), gates
 
-        h_n, c_n, *bufs = jax.lax.fori_loop(start, end, body, (h[:n], c[:n], *bufs))
-        h, c = h.at[:n].set(h_n), c.at[:n].set(c_n)  # (B, u)
-    return bufs, h, c
+        t, h, c, hs, gates = jax.lax.while_loop(lambda s, p=p: s[0] < ends[p], body,
+                                                (t, h, c, hs, gates))
+    if done_h:
+        h = jnp.concatenate([h, *reversed(done_h)])  # (B, u)
+        c = jnp.concatenate([c, *reversed(done_c)])  # (B, u)
+    return hs, gates, h, c, t
 
 
-def _backward(d_hs, d_h, d_c, kernel, recurrent_kernel, keep, last, rows, gates, xh):
-    """BPTT over the phases in reverse; returns the cotangents of every input."""
-    steps, batch, _ = d_hs.shape
-    u = d_h.shape[-1]
+def _backward(d_hs, d_h, d_c, x, kernel, recurrent_kernel, h0, c0, keep, last, phases, hs,
+              gates, t_end, need_dx):
+    """BPTT over the phases in reverse; returns the cotangents of every input.
+
+    ``d_hs`` is None when ``H`` is not used (symbolic zero). The step's matmul operand
+    ``[x_t | h_{t-1} | 1]`` is rebuilt from ``x`` and ``H`` (nothing saved for it); its ones
+    column makes the bias gradient a row of the weight gradient's matmul.
+    """
+    steps, batch, n_in = x.shape
+    u = h0.shape[-1]
     rk_t = recurrent_kernel.T  # (4u, u)
-    dz_buf = jnp.zeros((steps, batch, 4 * u), d_hs.dtype)  # (T, B, 4u), only for dx
-    d_weights = jnp.zeros((xh.shape[-1], 4 * u), d_hs.dtype)  # (D + u, 4u)
-    d_bias = jnp.zeros((4 * u,), d_hs.dtype)  # (4u,)
-    dh, dc = jnp.asarray(d_h), jnp.asarray(d_c)  # (B, u)
-    for n, start, end in reversed(list(zip(rows, *_bounds(last, rows), strict=True))):
+    dtype = h0.dtype
+    ends = _ends(last, tuple(n for _, n in phases))  # (P,)
+    e_last = phases[-1][0]
+    dz_buf = jnp.zeros((steps, batch, 4 * u), dtype) if need_dx else None  # (T, B, 4u)
+    d_wb = jnp.zeros((n_in + u + 1, 4 * u), dtype)  # d[kernel; recurrent_kernel; bias]
+    state = (t_end, d_h[:e_last], d_c[:e_last], dz_buf, d_wb)
+    for p in reversed(range(len(phases))):
+        e, n = phases[p]
+        t, dh, dc, dz_buf, d_wb = state
+        if dh.shape[0] < e:  # rows that end in this phase join with their final cotangents
+            dh = jnp.concatenate([dh, d_h[dh.shape[0]:e]])  # (e, u)
+            dc = jnp.concatenate([dc, d_c[dc.shape[0]:e]])  # (e, u)
 
-        def body(j, state, n=n, end=end):
-            dh, dc, dz_buf, d_weights, d_bias = state  # (n, u), (n, u), (T, B, 4u), ...
-            t = end - 1 - j
-            d_out = jax.lax.dynamic_index_in_dim(d_hs, t, keepdims=False)[:n]  # (n, u)
-            r_t = jax.lax.dynamic_index_in_dim(gates, t, keepdims=False)[:, :n]  # (6, n, u)
-            k_t = jax.lax.dynamic_index_in_dim(keep, t, keepdims=False)[:n]  # (n, 1)
-            dz, dh, dc = gate_gradients(r_t, dh + d_out, dc, k_t, rk_t)  # (n, 4u), (n, u) x2
-            dz_buf = _put(dz_buf, t, dz)
-            xh_t = jax.lax.dynamic_index_in_dim(xh, t, keepdims=False)[:n]  # (n, D + u)
-            d_weights = d_weights + jax.lax.dot_general(
-                xh_t, dz, (((0,), (0,)), ((), ())))  # (D + u, 4u), only the computed rows
-            return dh, dc, dz_buf, d_weights, d_bias + jnp.sum(dz, axis=0)
+        def body(state, e=e, n=n):
+            t, dh, dc, dz_buf, d_wb = state  # (), (e, u), (e, u), ...
+            t = t - 1
+            first = t == 0
+            prev = jnp.maximum(t - 1, 0)
+            c_prev = jnp.where(first, c0[:e], _at(gates, prev)[4, :e])  # (e, u)
+            h_prev = jnp.where(first, h0[:n], _at(hs, prev)[:n])  # (n, u)
+            if d_hs is not None:
+                dh = dh + _at(d_hs, t)[:e]  # (e, u)
+            dz, dh, dc = gate_gradients(_at(gates, t)[:, :e], c_prev, dh, dc,
+                                        _at(keep, t)[:e], rk_t, live=n)  # (e, 4u), ...
+            if dz_buf is not None:
+                dz_buf = _put(dz_buf, t, dz)
+            xh1 = jnp.concatenate([_at(x, t)[:n], h_prev, jnp.ones((n, 1), dtype)],
+                                  axis=-1)  # (n, D + u + 1)
+            d_wb = d_wb + jax.lax.dot_general(
+                xh1, dz[:n], (((0,), (0,)), ((), ())))  # (D + u + 1, 4u), the live rows only
+            return t, dh, dc, dz_buf, d_wb
 
-        dh_n, dc_n, dz_buf, d_weights, d_bias = jax.lax.fori_loop(
-            0, end - start, body, (dh[:n], dc[:n], dz_buf, d_weights, d_bias))
-        dh, dc = dh.at[:n].set(dh_n), dc.at[:n].set(dc_n)  # (B, u)
-    n_in = kernel.shape[0]
-    dx = dz_buf @ kernel.T  # (T, B, D); XLA drops dz_buf with it when x needs no gradient
-    return dx, d_weights[:n_in], d_weights[n_in:], d_bias, dh, dc
+        start = ends[p - 1] if p > 0 else 0
+        state = jax.lax.while_loop(lambda s, start=start: s[0] > start, body,
+                                   (t, dh, dc, dz_buf, d_wb))
+    _, dh, dc, dz_buf, d_wb = state
+    dx = None if dz_buf is None else dz_buf @ kernel.T  # (T, B, D)
+    return dx, d_wb[:n_in], d_wb[n_in:-1], d_wb[-1], dh, dc
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8,))
-def recurrence(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, rows):
+def recurrence(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, plans):
     """``(H, h_T, c_T)`` of the tanh/sigmoid LSTM over length-sorted rows (see module doc).
 
     ``x (T, B, D)``, ``keep (T, B, 1)``, ``h0``/``c0 (B, u)`` are in sorted order, ``last (B,)``
-    from `sort_by_length`, ``rows`` from `phase_rows`. ``H[t, b]`` is zero where the step was
+    from `sort_by_length`, ``plans`` from `plans_for`. ``H[t, b]`` is zero where the step was
     skipped (``t >= last[b]``); there the carried output is ``h_T[b]``.
     """
-    (hs,), h, c = _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, rows, False)
+    hs, _, h, c, _ = _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, plans[0],
+                              False)
     return hs, h, c
 
 
-def _recurrence_fwd(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, rows):
-    (hs, gates, xh), h, c = _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last,
-                                     rows, True)
-    return (hs, h, c), (kernel, recurrent_kernel, keep, last, gates, xh)
+def _recurrence_fwd(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, plans):
+    # symbolic_zeros: each argument arrives as CustomVJPPrimal(value, perturbed)
+    need_dx = x.perturbed
+    x, kernel, recurrent_kernel, bias, h0, c0, keep, last = (
+        a.value for a in (x, kernel, recurrent_kernel, bias, h0, c0, keep, last))
+    hs, gates, h, c, t_end = _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last,
+                                      plans[1], True)
+    residuals = (x, kernel, recurrent_kernel, h0, c0, keep, last, hs, gates, t_end)
+    return (hs, h, c), (residuals, need_dx)
 
 
-def _recurrence_bwd(rows, residuals, cotangents):
-    kernel, recurrent_kernel, keep, last, gates, xh = residuals
-    d_hs, d_h, d_c = cotangents
-    dx, dk, dr, db, dh0, dc0 = _backward(d_hs, d_h, d_c, kernel, recurrent_kernel, keep, last,
-                                         rows, gates, xh)
-    float0 = jax.dtypes.float0
-    return (dx, dk, dr, db, dh0, dc0, np.zeros(keep.shape, float0),
-            np.zeros(last.shape, float0))
+def _recurrence_bwd(plans, saved, cotangents):
+    (x, kernel, recurrent_kernel, h0, c0, keep, last, hs, gates, t_end), need_dx = saved
+    d_hs, d_h, d_c = (None if isinstance(ct, SymbolicZero) else ct for ct in cotangents)
+    d_h = jnp.zeros_like(h0) if d_h is None else d_h  # (B, u)
+    d_c = jnp.zeros_like(c0) if d_c is None else d_c  # (B, u)
+    dx, dk, dr, db, dh0, dc0 = _backward(d_hs, d_h, d_c, x, kernel, recurrent_kernel, h0, c0,
+                                         keep, last, plans[2], hs, gates, t_end, need_dx)
+    return dx, dk, dr, db, dh0, dc0, None, None
 
 
-recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+recurrence.defvjp(_recurrence_fwd, _recurrence_bwd, symbolic_zeros=True)
+
+
+def plans_for(batch: int, width: int):
+    """Return the phase plans ``(inference forward, training forward, backward)`` (`plan`).
+
+    ``width`` is the matmul's depth ``D + u``. Every phase computes its own rows (``e = n``)
+    except the training forward of a narrow layer (``width < NARROW_WIDTH``), which rounds them
+    up to FORWARD_SIZES sizes: one set of forward kernels fewer to compile (the first trained
+    batch) for a few percent of its step time. Measured against the alternatives, interleaved
+    (BENCHMARKS.md): sharing elementwise kernels costs more where they are a larger part of the
+    step, 0.75x the training speed at the medium size with one size for every phase.
+    """
+    rows = phase_rows(batch)
+    own = plan(rows)
+    return own, plan(rows, FORWARD_SIZES) if width < NARROW_WIDTH else own, own
 
 
 def lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep):
@@ -217,9 +317,9 @@ def lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep):
     repeats the previous output at masked steps), as the plain scan gives it.
     """
     order, last = sort_by_length(keep)  # (B,), (B,)
-    rows = phase_rows(xs.shape[1])
+    plans = plans_for(xs.shape[1], kernel.shape[0] + recurrent_kernel.shape[0])
     hs, h, c = recurrence(xs[:, order], kernel, recurrent_kernel, bias, h0[order], c0[order],
-                          keep[:, order], last, rows)  # (T, B, u), (B, u), (B, u)
+                          keep[:, order], last, plans)  # (T, B, u), (B, u), (B, u)
     t = jnp.arange(xs.shape[0], dtype=last.dtype)[:, None, None]  # (T, 1, 1)
     hs = jnp.where(t < last[None, :, None], hs, h[None])  # (T, B, u): skipped steps carry h_T
     back = jnp.argsort(order)  # (B,)

@@ -127,7 +127,7 @@ def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll,
 
     Returns ``(c_T (B, u), H (T, B, u))``, ``H[t]`` the carried ``h`` after step ``t`` (unchanged
     at masked steps), or, when ``save``, ``(c_T, (H, G, XH))`` with what the backward pass needs:
-    ``G[t] = stack([i, f, g, o, c_{t-1}, tanh(c_t)])`` ``(T, 6, B, u)`` and the matmul's left
+    ``G[t] = stack([i, f, g, o, c_t])`` ``(T, 5, B, u)`` and the matmul's left
     operand ``XH[t] = [x_t | h_{t-1}]`` ``(T, B, D + u)``. Stacking the rows on their own axis
     keeps each one contiguous: reading column slices of one packed ``(B, 6u)`` row made the
     backward loop 3-4x slower on XLA CPU (BENCHMARKS.md).
@@ -138,7 +138,7 @@ def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll,
         h, c = carry  # (B, u), (B, u)
         x_t, k_t = xs if keep is not None else (xs, None)
         xh = jnp.concatenate([x_t, h], axis=-1)  # (B, D + u)
-        h_new, c_new, saved = packed.cell_step(xh, weights, bias, h, c, k_t)  # saved (6, B, u)
+        h_new, c_new, saved = packed.cell_step(xh, weights, bias, h, c, k_t)  # saved (5, B, u)
         if save:
             return (h_new, c_new), (h_new, saved, xh)
         return (h_new, c_new), h_new
@@ -164,7 +164,7 @@ def _recurrence(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
 def _recurrence_fwd(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll):
     c_last, (hs, gates, xh) = _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0,
                                                   keep, unroll[1], save=True)
-    return (hs, c_last), (kernel, recurrent_kernel, keep, gates, xh)
+    return (hs, c_last), (kernel, recurrent_kernel, c0, keep, gates, xh)
 
 
 def _recurrence_bwd(unroll, residuals, cotangents):
@@ -174,17 +174,18 @@ def _recurrence_bwd(unroll, residuals, cotangents):
     gradient is ONE matmul over all steps afterwards, ``[x_t | h_{t-1}]^T dz`` summed over time
     and batch, split into ``dK`` and ``dR``; ``dx = dz @ K^T`` and ``db`` are single ops too.
     """
-    kernel, recurrent_kernel, keep, gates, xh = residuals
+    kernel, recurrent_kernel, c0, keep, gates, xh = residuals
     d_hs, d_c_last = cotangents  # (T, B, u), (B, u)
     rk_t = recurrent_kernel.T  # (4u, u)
+    c_prev = jnp.concatenate([c0[None], gates[:-1, 4]])  # (T, B, u): c_{t-1} per step
 
     def body(carry, xs):
         dh, dc = carry  # (B, u), (B, u)
-        d_out, r_t, k_t = xs if keep is not None else (*xs, None)
-        dz, dh_prev, dc_prev = packed.gate_gradients(r_t, dh + d_out, dc, k_t, rk_t)
+        d_out, r_t, c_p, k_t = xs if keep is not None else (*xs, None)
+        dz, dh_prev, dc_prev = packed.gate_gradients(r_t, c_p, dh + d_out, dc, k_t, rk_t)
         return (dh_prev, dc_prev), dz  # dz (B, 4u)
 
-    xs = (d_hs, gates) if keep is None else (d_hs, gates, keep)
+    xs = (d_hs, gates, c_prev) if keep is None else (d_hs, gates, c_prev, keep)
     zero = jnp.zeros_like(d_c_last)  # (B, u)
     (dh0, dc0), dz = jax.lax.scan(body, (zero, d_c_last), xs, reverse=True,
                                   unroll=unroll[2])  # dz (T, B, 4u)
@@ -214,7 +215,7 @@ def _lstm_fast(x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwa
     if bias is None:
         bias = jnp.zeros((recurrent_kernel.shape[-1],), recurrent_kernel.dtype)  # (4u,)
     h0, c0 = initial_state
-    if keep is not None and packed.PHASES > 1:
+    if keep is not None and packed.PHASES > 1 and xs.shape[1] > 0:  # (an empty batch: scan)
         # masked: rows sorted by length, padded steps skipped (unrolled.ops.packed)
         hs, h_last, c_last = packed.lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0,
                                                 keep)  # (T, B, u), (B, u), (B, u)
@@ -225,9 +226,11 @@ def _lstm_fast(x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwa
                                  factors)  # (T, B, u), (B, u)
         h_last = hs[-1]  # (B, u)
     outputs = hs  # (T, B, u): the carried h repeats the previous output at masked steps
+    last_output = h_last  # = outputs[-1]; from h_T, a layer returning it leaves H unused
     if keep is not None and zero_output_for_mask:
         outputs = jnp.where(keep, hs, jnp.zeros_like(hs))  # (T, B, u)
-    return outputs[-1], jnp.swapaxes(outputs, 0, 1), [h_last, c_last]
+        last_output = outputs[-1]  # (B, u)
+    return last_output, jnp.swapaxes(outputs, 0, 1), [h_last, c_last]
 
 
 def lstm(
