@@ -144,9 +144,12 @@ def gate_gradients(saved, c_prev, dh, dc, k_t, rk_t, live=None):
     i, f, g, o, c_t = (saved[j] for j in range(5))  # 5 x (n, u)
     tc = jnp.tanh(c_t)  # (n, u)
     dc_new = dc + dh * o * (1.0 - tc * tc)  # (n, u)
-    dz = jnp.concatenate([dc_new * g * i * (1.0 - i), dc_new * c_prev * f * (1.0 - f),
-                          dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
-                         axis=-1)  # (n, 4u)
+    # stacked on a middle axis, not concatenated: the same (n, 4u) row-major array, but XLA CPU
+    # fuses this into one kernel at every size (a 4-way concatenate of (64, 128) blocks it split
+    # into five: 4 producers and the copy)
+    dz = jnp.stack([dc_new * g * i * (1.0 - i), dc_new * c_prev * f * (1.0 - f),
+                    dc_new * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
+                   axis=1).reshape(dc.shape[0], -1)  # (n, 4u)
     if k_t is None:
         return dz, dz @ rk_t, dc_new * f
     dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (n, 4u)
