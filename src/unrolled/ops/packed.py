@@ -107,15 +107,13 @@ def _live_product(a, b, live):
     return jnp.pad(a[:live] @ b, ((0, rows - live), (0, 0)))
 
 
-def cell_step(xh, weights, bias, h, c, k_t=None, live=None):
-    """One tanh/sigmoid LSTM step from ``xh = [x_t | h]``; ``k_t (n, 1)`` keeps rows (or None).
+def cell_step(z, h, c, k_t=None):
+    """One tanh/sigmoid LSTM step from the pre-activations ``z = x_t K + h R + b`` ``(n, 4u)``.
 
-    ``live`` (static) computes the matmul for the first ``live`` rows only (`_live_product`);
-    the rows below must be masked by ``k_t``. Returns ``(h, c, saved)``: the new state (carried
+    ``k_t (n, 1)`` keeps rows (or None). Returns ``(h, c, saved)``: the new state (carried
     unchanged where ``k_t`` is False) and ``saved = stack([i, f, g, o, c_t])`` ``(5, n, u)``,
     what `gate_gradients` needs besides ``c_{t-1}`` (the previous step's ``c_t``).
     """
-    z = _live_product(xh, weights, live) + bias  # (n, 4u)
     zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (n, u)
     i, f, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jax.nn.sigmoid(zo)  # (n, u)
     g = jnp.tanh(zg)  # (n, u)
@@ -182,7 +180,6 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, phases, save
     """
     steps, batch, _ = x.shape
     u = h0.shape[-1]
-    weights = jnp.concatenate([kernel, recurrent_kernel], axis=0)  # (D + u, 4u)
     hs = jnp.zeros((steps, batch, u), h0.dtype)  # (T, B, u)
     gates = jnp.zeros((steps, 5, batch, u), h0.dtype) if save else None  # (T, 5, B, u)
     ends = _ends(last, tuple(n for _, n in phases))  # (P,)
@@ -196,8 +193,10 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, phases, save
 
         def body(state, e=e, n=n):
             t, h, c, hs, gates = state  # (), (e, u), (e, u), buffers
-            xh = jnp.concatenate([_at(x, t)[:e], h], axis=-1)  # (e, D + u)
-            h, c, saved = cell_step(xh, weights, bias, h, c, _at(keep, t)[:e], live=n)
+            # two matmuls, not one on [x_t | h]: XLA CPU leaves that concatenate unfused
+            z = (_live_product(_at(x, t)[:e], kernel, n) + _live_product(h, recurrent_kernel, n)
+                 + bias)  # (e, 4u)
+            h, c, saved = cell_step(z, h, c, _at(keep, t)[:e])
             if save:
                 gates = _put(gates, t, saved)  # (5, e, u) at step t
             return t + 1, h, c, _put(hs, t, h), gates

@@ -138,7 +138,7 @@ def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll,
         h, c = carry  # (B, u), (B, u)
         x_t, k_t = xs if keep is not None else (xs, None)
         xh = jnp.concatenate([x_t, h], axis=-1)  # (B, D + u)
-        h_new, c_new, saved = packed.cell_step(xh, weights, bias, h, c, k_t)  # saved (5, B, u)
+        h_new, c_new, saved = packed.cell_step(xh @ weights + bias, h, c, k_t)  # saved (5, B, u)
         if save:
             return (h_new, c_new), (h_new, saved, xh)
         return (h_new, c_new), h_new
