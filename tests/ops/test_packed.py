@@ -78,7 +78,7 @@ def test_sorted_path_equals_reference(monkeypatch, phases, batch, make_mask, opt
 def test_every_phase_plan_equals_reference(monkeypatch, sizes, options):
     # plans_for picks one plan per direction; any (e >= n rows elementwise, n by the matmul)
     # must give the same numbers: rows past n have ended and are masked
-    def plans_for(batch, width):
+    def plans_for(batch):
         rows = packed.phase_rows(batch)
         return tuple(packed.plan(rows, s) for s in sizes)
 
@@ -135,9 +135,9 @@ def test_plan_rounds_rows_up_to_the_given_number_of_sizes():
     assert packed.plan(rows, 2) == ((32, 32), (32, 24), (16, 16), (16, 8))
     assert packed.plan(rows, 1) == ((32, 32), (32, 24), (32, 16), (32, 8))
     assert packed.plan(packed.phase_rows(13, 4), 2) == ((13, 13), (13, 10), (13, 7), (7, 4))
-    narrow, wide = packed.plans_for(32, 17), packed.plans_for(32, 64)
-    assert narrow[1] == packed.plan(rows, packed.FORWARD_SIZES) and wide[1] == narrow[0]
-    assert narrow[0] == narrow[2] == packed.plan(rows)
+    inference, training, backward = packed.plans_for(32)
+    assert training == packed.plan(rows, packed.FORWARD_SIZES)
+    assert inference == backward == packed.plan(rows)
 
 
 def test_sorted_path_is_taken_for_masks_only(monkeypatch):

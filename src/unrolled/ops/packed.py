@@ -48,9 +48,7 @@ from jax.custom_derivatives import SymbolicZero
 # and 1.13x with 4. Each phase compiles its own loop body (~9 kernels a direction).
 PHASES = 4
 
-# `plans_for`: the training forward of a layer with a matmul depth ``D + u`` below NARROW_WIDTH
-# computes FORWARD_SIZES row counts instead of one per phase (fewer kernels to compile).
-NARROW_WIDTH = 64
+# `plans_for`: the training forward computes FORWARD_SIZES row counts instead of one per phase.
 FORWARD_SIZES = 2
 
 
@@ -297,19 +295,19 @@ def _recurrence_bwd(plans, saved, cotangents):
 recurrence.defvjp(_recurrence_fwd, _recurrence_bwd, symbolic_zeros=True)
 
 
-def plans_for(batch: int, width: int):
+def plans_for(batch: int):
     """Return the phase plans ``(inference forward, training forward, backward)`` (`plan`).
 
-    ``width`` is the matmul's depth ``D + u``. Every phase computes its own rows (``e = n``)
-    except the training forward of a narrow layer (``width < NARROW_WIDTH``), which rounds them
-    up to FORWARD_SIZES sizes: one set of forward kernels fewer to compile (the first trained
-    batch) for a few percent of its step time. Measured against the alternatives, interleaved
-    (BENCHMARKS.md): sharing elementwise kernels costs more where they are a larger part of the
-    step, 0.75x the training speed at the medium size with one size for every phase.
+    Every phase computes its own rows (``e = n``) except in the training forward, which rounds
+    them up to FORWARD_SIZES sizes: a set of forward kernels fewer to compile (the first trained
+    batch: 0.94 -> 0.87 of Keras-JAX's at the medium size) for no measurable step time (1.75x /
+    1.73x Keras-JAX at medium, 1.55x / 1.59x at large, interleaved; BENCHMARKS.md). Measured
+    and not kept: one size for every phase (the elementwise work of all rows in every phase)
+    fell to 1.29x Keras-JAX at medium; rounding the backward too, 0.94x the step speed at seed.
     """
     rows = phase_rows(batch)
     own = plan(rows)
-    return own, plan(rows, FORWARD_SIZES) if width < NARROW_WIDTH else own, own
+    return own, plan(rows, FORWARD_SIZES), own
 
 
 def lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep):
@@ -319,7 +317,7 @@ def lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep):
     repeats the previous output at masked steps), as the plain scan gives it.
     """
     order, last = sort_by_length(keep)  # (B,), (B,)
-    plans = plans_for(xs.shape[1], kernel.shape[0] + recurrent_kernel.shape[0])
+    plans = plans_for(xs.shape[1])
     hs, h, c = recurrence(xs[:, order], kernel, recurrent_kernel, bias, h0[order], c0[order],
                           keep[:, order], last, plans)  # (T, B, u), (B, u), (B, u)
     t = jnp.arange(xs.shape[0], dtype=last.dtype)[:, None, None]  # (T, 1, 1)
