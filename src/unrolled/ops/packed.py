@@ -92,17 +92,20 @@ def _at(buf, t):
     return jax.lax.dynamic_index_in_dim(buf, t, keepdims=False)
 
 
-def _live_product(a, b, live):
-    """Return ``a @ b`` for the first ``live`` rows of ``a`` and zeros below: ``(n, k)``.
+def _live_product(pairs, live):
+    """Return ``sum(a @ b for a, b in pairs)`` for the first ``live`` rows and zeros below.
 
     With `plan`'s ``e > n`` this is where a phase's row count enters the loop body: the
     elementwise work runs on ``e`` rows (those past ``n`` have ended and are masked), so its
-    kernels are shared by every phase with the same ``e``; only the matmul shrinks.
+    kernels are shared by every phase with the same ``e``; only the matmuls shrink (and one pad).
     """
-    rows = a.shape[0]
-    if live is None or live == rows:
-        return a @ b
-    return jnp.pad(a[:live] @ b, ((0, rows - live), (0, 0)))
+    rows = pairs[0][0].shape[0]
+    live = rows if live is None else live
+    (a, b), *rest = pairs
+    out = a[:live] @ b  # (live, k)
+    for a, b in rest:
+        out = out + a[:live] @ b  # (live, k)
+    return out if live == rows else jnp.pad(out, ((0, rows - live), (0, 0)))
 
 
 def cell_step(z, h, c, k_t=None):
@@ -149,7 +152,7 @@ def gate_gradients(saved, c_prev, dh, dc, k_t, rk_t, live=None):
     if k_t is None:
         return dz, dz @ rk_t, dc_new * f
     dz = jnp.where(k_t, dz, jnp.zeros_like(dz))  # (n, 4u)
-    back = _live_product(dz, rk_t, live)  # (n, u)
+    back = _live_product([(dz, rk_t)], live)  # (n, u)
     return dz, jnp.where(k_t, back, dh), jnp.where(k_t, dc_new * f, dc)
 
 
@@ -192,8 +195,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, last, phases, save
         def body(state, e=e, n=n):
             t, h, c, hs, gates = state  # (), (e, u), (e, u), buffers
             # two matmuls, not one on [x_t | h]: XLA CPU leaves that concatenate unfused
-            z = (_live_product(_at(x, t)[:e], kernel, n) + _live_product(h, recurrent_kernel, n)
-                 + bias)  # (e, 4u)
+            z = _live_product([(_at(x, t)[:e], kernel), (h, recurrent_kernel)], n) + bias
             h, c, saved = cell_step(z, h, c, _at(keep, t)[:e])
             if save:
                 gates = _put(gates, t, saved)  # (5, e, u) at step t
