@@ -45,7 +45,7 @@ from jax.custom_derivatives import SymbolicZero
 # Phases of the shrinking batch (1 switches the sorting off). Measured on the gradient step of the
 # benchmark's LSTM (lengths uniform in 10..100, interleaved, BENCHMARKS.md): 2 phases 1.19x and 4
 # phases 1.32x the plain scan at 128 units, 1.07x and 1.14x at 16 units; the forward alone 1.49x
-# and 1.13x with 4. Each phase compiles its own loop body (~9 kernels a direction).
+# and 1.13x with 4. Each phase compiles its own loop body (8-13 kernels a direction).
 PHASES = 4
 
 # `plans_for`: the training forward computes FORWARD_SIZES row counts instead of one per phase.
