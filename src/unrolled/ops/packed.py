@@ -28,8 +28,8 @@ BENCHMARKS.md): ``gates[t] = [i, f, g, o, c_t]`` (``c_{t-1}`` is the previous st
 ``H`` instead of being stored; through ``symbolic_zeros`` the backward skips the outputs nobody
 uses (``H`` when the layer returns only its last output) and ``dx`` when ``x`` is data. For the
 benchmark's seed model that took a backward step from 11 fused kernels to 8 and the kernels
-compiled for its train step from ~180 to 92 (with `plans_for`, which lets the phases of a
-narrow layer's training forward share kernels), and made training ~10% faster.
+compiled for its train step from ~180 to 92 (with `plans_for`, which lets phases of the
+training forward share kernels), and made training ~10% faster.
 """
 
 from __future__ import annotations
