@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,7 +69,6 @@ class Ones(Constant):
 class _Random(Initializer):
     def __init__(self, seed: int | None = None):
         self.seed = seed
-        self._draws = 0
 
     def _seed(self) -> int:
         # A fixed seed gives the same values on every call, as in Keras; no seed draws a fresh one.
@@ -170,7 +167,7 @@ class VarianceScaling(_Random):
     def __call__(self, shape, dtype="float32"):
         """Draw samples of ``shape`` with variance ``scale / fan`` from ``distribution``."""
         if self.distribution == "uniform":
-            limit = math.sqrt(3.0 * maths.scaled_variance(tuple(shape), self.scale, self.mode))
+            limit = maths.uniform_limit(tuple(shape), self.scale, self.mode)
             return self._uniform(shape, dtype, -limit, limit)
         return maths.variance_scaling(
             self._key(), tuple(shape), dtype,

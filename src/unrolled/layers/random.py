@@ -54,7 +54,4 @@ class SeedGenerator:
         if scope is not None and scope.rng is not None:
             return jax.random.fold_in(scope.next_key(), self.seed)
         self._count += 1
-        if host_random.available(self.seed):  # the same key, without compiling fold_in
-            return jax.random.wrap_key_data(
-                host_random.fold_in(host_random.key_data(self.seed), self._count))
-        return jax.random.fold_in(jax.random.key(self.seed), self._count)
+        return host_random.folded_key(self.seed, self._count)

@@ -77,6 +77,13 @@ def key(seed: int) -> jax.Array:
     return jax.random.key(seed)
 
 
+def folded_key(seed: int, data: int) -> jax.Array:
+    """Return ``jax.random.fold_in(jax.random.key(seed), data)``, compiling nothing if possible."""
+    if available(seed):
+        return jax.random.wrap_key_data(fold_in(key_data(seed), data))
+    return jax.random.fold_in(jax.random.key(seed), data)
+
+
 def fold_in(key, data: int) -> np.ndarray:
     """Return ``jax.random.key_data(jax.random.fold_in(key, data))`` (``data`` a uint32)."""
     y0, y1 = threefry2x32(key, np.zeros(1, _U32), np.array([data], _U32))

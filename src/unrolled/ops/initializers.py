@@ -56,15 +56,20 @@ def scaled_variance(shape: Shape, scale: float, mode: str) -> float:
     return scale / max(1.0, n)
 
 
+def uniform_limit(shape: Shape, scale: float, mode: str) -> float:
+    """Return the bound ``sqrt(3 scale / n)`` of variance scaling's uniform distribution."""
+    return math.sqrt(3.0 * scaled_variance(shape, scale, mode))
+
+
 # Initializers run eagerly while a model builds; one jitted program per (shape, options) costs
 # one XLA compilation instead of one per random primitive, which halved the build time of the
 # benchmark's LSTM (BENCHMARKS.md, first trained batch). The numbers are the same.
 @partial(jit, static_argnums=(1, 2), static_argnames=("scale", "mode", "distribution"))
 def _variance_scaling(key, shape, dtype, *, scale, mode, distribution):
-    variance = scaled_variance(shape, scale, mode)
     if distribution == "uniform":
-        limit = math.sqrt(3.0 * variance)
+        limit = uniform_limit(shape, scale, mode)
         return jax.random.uniform(key, shape, dtype, -limit, limit)
+    variance = scaled_variance(shape, scale, mode)
     if distribution == "truncated_normal":
         # 0.879... is the std of a unit normal truncated to [-2, 2]; Keras divides by it.
         stddev = math.sqrt(variance) / 0.87962566103423978

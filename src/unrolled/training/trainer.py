@@ -456,7 +456,7 @@ class Trainer:
         lr = self.optimizer._lr
         if lr is not None and lr != self._opt_lr:
             self._opt_state = self._opt_state._replace(
-                learning_rate=jnp.asarray(lr, jnp.float32))
+                learning_rate=to_device(lr, np.float32))
             self._opt_lr = lr
 
     def _prepare_optimizer(self) -> None:
