@@ -112,3 +112,47 @@ def keras_weights():
         return [np.asarray(variable.value) for variable in obj.weights]
 
     return read
+
+
+def rounding_bound(n_terms: int, term_size: float, dtype) -> float:
+    """How far two evaluations of the same sums may differ from rounding alone.
+
+    A sum of ``n`` terms evaluated in floating point, in any order, lands within
+    ``gamma_n * sum|t_i|`` of the exact value, ``gamma_n = n u / (1 - n u)`` with ``u`` the unit
+    roundoff of ``dtype`` (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
+    section 4.2). Two evaluations (another CPU's vector width, another blocking of a matmul, a
+    sorted instead of a plain loop) differ by at most twice that; with ``sum|t_i| <= n *
+    term_size`` the bound is ``2 gamma_n n term_size``. Tests that compare such results derive
+    their tolerance here instead of guessing an rtol that holds on one machine only.
+    """
+    u = float(np.finfo(dtype).eps) / 2.0
+    nu = n_terms * u
+    assert nu < 0.5, f"{n_terms} terms: the bound is meaningless in {np.dtype(dtype).name}"
+    return 2.0 * nu / (1.0 - nu) * n_terms * term_size
+
+
+def term_size(factors, per_term: int = 3) -> float:
+    """A bound on one product of ``per_term`` entries of ``factors`` and of activations (<= 1).
+
+    An RNN gradient term multiplies a probe (the loss's weight), a weight and an input or state;
+    gates and tanh are bounded by 1.
+    """
+    largest = max([1.0, *(float(np.max(np.abs(np.asarray(a)))) for a in factors if np.size(a))])
+    return largest ** per_term
+
+
+@pytest.fixture(scope="session")
+def assert_rounding_close():
+    """``assert_rounding_close(got, want, n_terms, factors, err_msg="")`` by `rounding_bound`.
+
+    ``got`` and ``want`` are two evaluations of the same maths in ``want``'s dtype; each entry is
+    built from at most ``n_terms`` rounded terms, each a product of entries of ``factors`` (the
+    inputs, weights and probes) and of activations bounded by 1 (`term_size`).
+    """
+
+    def check(got, want, n_terms, factors, err_msg=""):
+        want = np.asarray(want)
+        atol = rounding_bound(n_terms, term_size(factors), want.dtype)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=atol, err_msg=err_msg)
+
+    return check

@@ -3,7 +3,9 @@
 Oracles (DESIGN.md): 4. invariant: `rnn.lstm` (fast path) equals `rnn.lstm_reference` (the
 generic scan differentiated by JAX, itself checked against Keras and finite differences in
 tests/test_gradients.py and tests/test_keras_lstm_oracle.py) in outputs and in the gradients of
-every input, float32, rtol 1e-5 / atol 1e-6; 3. central finite differences in float64
+every input, both in float64 so that the comparison sees the algorithms, not the CPU's rounding
+(tolerance: conftest's `rounding_bound` for B*T batch-and-time terms plus T steps of
+(D + 5U)-term contractions, about 1e-10 here); 3. central finite differences in float64
 (jax.test_util.check_grads, rtol/atol 1e-6) on the fast path itself.
 """
 
@@ -69,24 +71,25 @@ def scalar_of(op, case, probe):
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_fast_path_matches_reference_outputs_and_gradients(case):
-    params, probe = make_params(0, np.float32), make_probe(0, np.float32)
+def test_fast_path_matches_reference_outputs_and_gradients(x64, assert_rounding_close, case):
+    params, probe = make_params(0, np.float64), make_probe(0, np.float64)
     options = {k: v for k, v in case.items() if k not in ("mask", "initial_state")}
     mask = None if case["mask"] is None else jnp.asarray(case["mask"])
     state = [params["h0"], params["c0"]] if case.get("initial_state") else None
     args = (params["x"], params["kernel"], params["recurrent_kernel"], params["bias"])
+    n_terms, factors = B * T + T * (D + 5 * U), [*params.values(), *probe]
     fast = rnn.lstm(*args, mask=mask, initial_state=state, **options)
     ref = rnn.lstm_reference(*args, mask=mask, initial_state=state, **options)
     for got, want in zip(jax.tree.leaves(fast), jax.tree.leaves(ref), strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        assert_rounding_close(got, want, n_terms, factors)
 
     g_fast = jax.grad(scalar_of(rnn.lstm, case, probe))(params)
     g_ref = jax.grad(scalar_of(rnn.lstm_reference, case, probe))(params)
     for name in params:
         if not case.get("initial_state") and name in ("h0", "c0"):
             continue
-        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
-                                   err_msg=f"gradient of {name}")
+        assert_rounding_close(g_fast[name], g_ref[name], n_terms, factors,
+                              err_msg=f"gradient of {name}")
 
 
 def test_fast_path_is_the_custom_vjp():

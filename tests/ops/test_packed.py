@@ -2,9 +2,14 @@
 
 Oracles (DESIGN.md): 4. invariant: with the sorting on (`packed.PHASES` phases) `rnn.lstm`
 equals `rnn.lstm_reference` (the generic scan differentiated by JAX, itself checked against
-Keras and finite differences elsewhere) in every output and every gradient, float32, rtol 1e-5 /
-atol 1e-6, on batches of right-padded random lengths (the case it speeds up) including rows of
-length 0 and T, ties, and on holes / left padding (where it must not change anything);
+Keras and finite differences elsewhere) in every output and every gradient, on batches of
+right-padded random lengths (the case it speeds up) including rows of length 0 and T, ties, and
+on holes / left padding (where it must not change anything). Both sides run in float64, so the
+comparison sees the algorithms and not the CPU's rounding: the tolerance is conftest's
+`rounding_bound` for `n_terms` (a weight gradient sums B*T terms, each built through T steps of
+(D + 5U)-term contractions) of size `term_size` (about 1e-9 here; a wrong gate or a missed step
+is off by 1e-3 or more). In float32 the two paths sum over batch and time in different orders,
+so they differ by a few ulps of the largest term, which varies between CPUs.
 3. float64 central finite differences on the sorted path itself.
 """
 
@@ -52,30 +57,41 @@ def probe_for(batch, seed, dtype=np.float32):
             for s in [(batch, U), (batch, T, U), (batch, U), (batch, U)]]
 
 
+def n_terms(batch):
+    return batch * T + T * (D + 5 * U)
+
+
+def assert_equal_paths(check, mask, p, probe, options, params_used=None):
+    """`rnn.lstm` == `rnn.lstm_reference` in every output and gradient, float64 (see above)."""
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+    kw = {"mask": mask, "initial_state": [p["h0"], p["c0"]], **options}
+    n, size = n_terms(len(p["x"])), [*p.values(), *probe]
+    for got, want in zip(jax.tree.leaves(rnn.lstm(*args, **kw)),
+                         jax.tree.leaves(rnn.lstm_reference(*args, **kw)), strict=True):
+        check(got, want, n, size)
+    g_fast = jax.grad(scalar(rnn.lstm, mask, probe, **options))(p)
+    g_ref = jax.grad(scalar(rnn.lstm_reference, mask, probe, **options))(p)
+    for name in p:
+        check(g_fast[name], g_ref[name], n, size, err_msg=f"gradient of {name}")
+
+
 @pytest.mark.parametrize(("phases", "batch"), [(2, 6), (4, 13), (7, 13), (4, 1)])
 @pytest.mark.parametrize("make_mask", [right_padded, holes], ids=["right_padded", "holes"])
 @pytest.mark.parametrize("options", [{}, {"go_backwards": True},
                                      {"zero_output_for_mask": True}], ids=["fwd", "back", "zero"])
-def test_sorted_path_equals_reference(monkeypatch, phases, batch, make_mask, options):
+def test_sorted_path_equals_reference(monkeypatch, x64, assert_rounding_close, phases, batch,
+                                      make_mask, options):
     monkeypatch.setattr(packed, "PHASES", phases)
-    p, mask = params(batch, batch), jnp.asarray(make_mask(batch, phases))
-    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
-    kw = {"mask": mask, "initial_state": [p["h0"], p["c0"]], **options}
-    for got, want in zip(jax.tree.leaves(rnn.lstm(*args, **kw)),
-                         jax.tree.leaves(rnn.lstm_reference(*args, **kw)), strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    probe = probe_for(batch, batch)
-    g_fast = jax.grad(scalar(rnn.lstm, mask, probe, **options))(p)
-    g_ref = jax.grad(scalar(rnn.lstm_reference, mask, probe, **options))(p)
-    for name in p:
-        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
-                                   err_msg=f"gradient of {name}")
+    p, mask = params(batch, batch, np.float64), jnp.asarray(make_mask(batch, phases))
+    assert_equal_paths(assert_rounding_close, mask, p, probe_for(batch, batch, np.float64),
+                       options)
 
 
 @pytest.mark.parametrize("sizes", [(None, None, None), (None, 1, 1), (None, 2, 3), (2, 1, None)],
                          ids=["own", "all-rows", "rounded", "rounded-inference"])
 @pytest.mark.parametrize("options", [{}, {"go_backwards": True}], ids=["fwd", "back"])
-def test_every_phase_plan_equals_reference(monkeypatch, sizes, options):
+def test_every_phase_plan_equals_reference(monkeypatch, x64, assert_rounding_close, sizes,
+                                           options):
     # plans_for picks one plan per direction; any (e >= n rows elementwise, n by the matmul)
     # must give the same numbers: rows past n have ended and are masked
     def plans_for(batch):
@@ -84,28 +100,19 @@ def test_every_phase_plan_equals_reference(monkeypatch, sizes, options):
 
     monkeypatch.setattr(packed, "plans_for", plans_for)
     batch = 13
-    p, mask = params(batch, 5), jnp.asarray(right_padded(batch, 5))
-    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
-    kw = {"mask": mask, "initial_state": [p["h0"], p["c0"]], **options}
-    for got, want in zip(jax.tree.leaves(rnn.lstm(*args, **kw)),
-                         jax.tree.leaves(rnn.lstm_reference(*args, **kw)), strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    probe = probe_for(batch, 5)
-    g_fast = jax.grad(scalar(rnn.lstm, mask, probe, **options))(p)
-    g_ref = jax.grad(scalar(rnn.lstm_reference, mask, probe, **options))(p)
-    for name in p:
-        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
-                                   err_msg=f"gradient of {name}")
+    p, mask = params(batch, 5, np.float64), jnp.asarray(right_padded(batch, 5))
+    assert_equal_paths(assert_rounding_close, mask, p, probe_for(batch, 5, np.float64), options)
 
 
 @pytest.mark.parametrize("output", ["last", "h", "c"])
-def test_unused_outputs_and_inputs_skip_their_gradients_with_the_same_result(output):
+def test_unused_outputs_and_inputs_skip_their_gradients_with_the_same_result(
+        x64, assert_rounding_close, output):
     # the layer's usual case: only the last output (or one state) is used and the input x is
     # data, so the backward gets symbolic zeros for H and skips dx; the weight gradients must
     # still equal the reference
     batch = 11
-    p, mask = params(batch, 9), jnp.asarray(right_padded(batch, 9))
-    probe = jnp.asarray(np.random.default_rng(1).normal(size=(batch, U)).astype(np.float32))
+    p, mask = params(batch, 9, np.float64), jnp.asarray(right_padded(batch, 9))
+    probe = jnp.asarray(np.random.default_rng(1).normal(size=(batch, U)))
 
     def loss(op):
         def f(w):
@@ -116,9 +123,9 @@ def test_unused_outputs_and_inputs_skip_their_gradients_with_the_same_result(out
 
     w = {k: p[k] for k in ("kernel", "recurrent_kernel", "bias", "h0", "c0")}
     g_fast, g_ref = jax.grad(loss(rnn.lstm))(w), jax.grad(loss(rnn.lstm_reference))(w)
+    n, size = n_terms(batch), [*p.values(), probe]
     for name in w:
-        np.testing.assert_allclose(g_fast[name], g_ref[name], rtol=1e-5, atol=1e-6,
-                                   err_msg=f"gradient of {name}")
+        assert_rounding_close(g_fast[name], g_ref[name], n, size, err_msg=f"gradient of {name}")
 
 
 def test_an_empty_masked_batch_gives_empty_outputs():
