@@ -68,8 +68,9 @@ def check_inputs(x, spec, what: str):
     if isinstance(x, Arrays):
         return x
     if not spec.multi_input:
-        if isinstance(x, (list, tuple)) and len(x) == 1 and spec.inputs:
-            x = x[0]
+        if (isinstance(x, (list, tuple)) and len(x) == 1 and spec.inputs
+                and np.ndim(x[0]) == len(spec.inputs[0][1])):
+            x = x[0]  # a list holding the one input's array (not a list of one sample)
         x = as_float_array(x, f"The input x passed to {what}")
         if spec.inputs:
             _check_shape(x, spec.inputs[0][1], what)
