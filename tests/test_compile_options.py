@@ -11,6 +11,7 @@ import numpy as np
 
 from unrolled import layers, models
 from unrolled.ops import compile as ucompile
+from unrolled.training import steps
 
 
 def test_options_apply_on_cpu_only_and_jit_forwards_arguments():
@@ -32,18 +33,20 @@ def test_train_and_predict_steps_equal_default_compilation():
     model = models.Sequential([layers.Input(shape=(9, 3)), layers.Masking(0.0), layers.LSTM(6),
                                layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy")
-    model._ensure_metrics((None, 2))
-    model._prepare_optimizer()
-    step = model._train_fn  # jitted with unrolled's options
+    trainer = model._trainer
+    trainer.metrics.resolve([(None, 2)], [(None, 2)], trainer.loss)
+    trainer.prepare(model._training_spec())
+    step = trainer.train_step  # jitted with unrolled's options
     default = jax.jit(step.__wrapped__)
     tv = [w.value for w in model.trainable_weights]
     ntv = [w.value for w in model.non_trainable_weights]
-    args = (tv, ntv, model._opt_state, model._fresh_epoch_state(), x, y,
+    args = (tv, ntv, trainer.opt_state, steps.fresh_epoch_state(trainer.metrics), x, y,
             np.ones(16, "float32"), np.ones(16, "float32"), jax.random.PRNGKey(1))
     for a, b in zip(jax.tree.leaves(step(*args)), jax.tree.leaves(default(*args)), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
-    predict = model._make_predict_fn()
-    np.testing.assert_allclose(predict(tv, ntv, x), jax.jit(predict.__wrapped__)(tv, ntv, x),
+    predict = steps.make_predict_step(model._stateless_forward)
+    np.testing.assert_allclose(predict(tv, ntv, [], x)[0],
+                               jax.jit(predict.__wrapped__)(tv, ntv, [], x)[0],
                                rtol=1e-6, atol=1e-9)
 
 

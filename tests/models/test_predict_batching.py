@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from unrolled import layers, models
-from unrolled.training import trainer
+from unrolled.training import predict as predict_module
+from unrolled.training.steps import make_predict_step
 
 T, F, B = 7, 2, 8
 
 
 @pytest.fixture(autouse=True)
 def small_groups(monkeypatch):
-    monkeypatch.setattr(trainer, "PREDICT_ROWS", 4 * B)  # 4 batches per call
+    monkeypatch.setattr(predict_module, "PREDICT_ROWS", 4 * B)  # 4 batches per call
 
 
 def data(n, seed=0):
@@ -25,6 +26,11 @@ def data(n, seed=0):
     x = rng.normal(size=(n, T, F)).astype("float32")
     x[np.arange(T)[None, :] >= rng.integers(1, T + 1, size=n)[:, None]] = 0.0
     return x
+
+
+def per_call(model, batch_size):
+    """How many batches one predict call of ``model`` takes."""
+    return predict_module.batches_per_call(batch_size, model._training_spec().rows_independent)
 
 
 def lstm_model():
@@ -35,7 +41,11 @@ def lstm_model():
 def one_batch_at_a_time(model, x):
     tv = [w.value for w in model.trainable_weights]
     ntv = [w.value for w in model.non_trainable_weights]
-    fn = model._make_predict_fn()
+    step = make_predict_step(model._stateless_forward)
+
+    def fn(tv, ntv, x):
+        return step(tv, ntv, [], x)[0]
+
     outs = [np.asarray(fn(tv, ntv, x[i:i + B])) for i in range(0, len(x) - B + 1, B)]
     tail = len(x) % B
     if tail:
@@ -47,7 +57,7 @@ def one_batch_at_a_time(model, x):
 @pytest.mark.parametrize("n", [4 * B * 2 + 3 * B + 5, 4 * B, 3 * B + 1, 1])
 def test_grouped_predict_equals_batch_by_batch(n):
     model = lstm_model()
-    assert model._batches_per_predict_call(B) == 4
+    assert per_call(model, B) == 4
     x = data(n)
     got = model.predict(x, batch_size=B, verbose=0)
     np.testing.assert_allclose(got, one_batch_at_a_time(model, x), rtol=0, atol=1e-6)
@@ -87,10 +97,10 @@ def test_user_layers_and_stateful_rnns_keep_one_batch_per_call():
     custom = models.Sequential([layers.Input(shape=(T, F)), layers.LSTM(3), RowMixing()])
     stateful = models.Sequential([layers.Input(batch_shape=(B, T, F)),
                                   layers.LSTM(3, stateful=True)])
-    assert lstm_model()._batches_per_predict_call(B) == 4
-    assert custom._batches_per_predict_call(B) == 1
-    assert stateful._batches_per_predict_call(B) == 1
-    assert lstm_model()._batches_per_predict_call(4 * B) == 1  # a batch already fills a call
+    assert per_call(lstm_model(), B) == 4
+    assert per_call(custom, B) == 1
+    assert per_call(stateful, B) == 1
+    assert per_call(lstm_model(), 4 * B) == 1  # a batch already fills a call
     x = data(4 * B + B)
     # the row-mixing layer still sees batches of B rows, as in Keras
     got = custom.predict(x, batch_size=B, verbose=0)

@@ -11,15 +11,12 @@ attaches ``compute_mask(first_argument, mask)`` to its outputs.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 from unrolled.layers.base import KerasTensor, Layer, Node, unique_name
 from unrolled.layers.core import InputLayer
 from unrolled.models.model import Model
-from unrolled.models.multi_output import MultiOutputTraining
-from unrolled.training.trainer import _as_float_array
+from unrolled.training.data import Arrays
 
 
 def _flat(structure) -> list:
@@ -51,28 +48,7 @@ def _fill(structure, values: dict):
     return structure
 
 
-class _Inputs:
-    """Several input arrays travelling together (indexed by sample, a JAX pytree)."""
-
-    def __init__(self, arrays):
-        self.arrays = list(arrays)
-
-    @property
-    def shape(self) -> tuple[int]:
-        return (self.arrays[0].shape[0],)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, index) -> _Inputs:
-        return _Inputs([a[index] for a in self.arrays])
-
-
-jax.tree_util.register_pytree_node(_Inputs, lambda b: (b.arrays, None),
-                                   lambda _, children: _Inputs(children))
-
-
-class Functional(MultiOutputTraining, Model):
+class Functional(Model):
     """A model defined by its input and output tensors, as ``keras.Model(inputs, outputs)``.
 
     Args:
@@ -251,7 +227,7 @@ class Functional(MultiOutputTraining, Model):
         return ys[0], ms[0]
 
     def _split_inputs(self, x) -> list:
-        if isinstance(x, _Inputs):
+        if isinstance(x, Arrays):
             arrays = x.arrays
         elif isinstance(x, dict):
             arrays = [x[t.name] for t in self.inputs]
@@ -277,62 +253,26 @@ class Functional(MultiOutputTraining, Model):
         shapes = [t.shape for t in self.outputs]
         return shapes if self._multi_output else shapes[0]
 
-    # ---------------------------------------------------------- trainer hooks
-    def _expected_input_shape(self):
-        return None if len(self.inputs) > 1 else self.inputs[0].shape
+    # ------------------------------------------------- plain data for training
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers producing the outputs, as Keras names the outputs."""
+        return [t._node.layer.name if t._node is not None else t.name for t in self.outputs]
+
+    def _input_specs(self) -> list:
+        return [(t.name, t.shape) for t in self.inputs]
+
+    def _output_names(self) -> list[str]:
+        return self.output_names
+
+    def _output_shape_list(self) -> list:
+        return [t.shape for t in self.outputs]
+
+    def _has_output_list(self) -> bool:
+        return self._multi_output
 
     def _output_shape(self):
-        return getattr(self, "_resolved_output_shape", None) or self.outputs[0].shape
-
-    def _coerce_x(self, x, what: str):
-        return self._check_x(x, what) if len(self.inputs) > 1 else super()._coerce_x(x, what)
-
-    def _check_x(self, x, what: str):
-        if isinstance(x, _Inputs):
-            return x
-        if len(self.inputs) == 1:
-            if isinstance(x, (list, tuple)) and len(x) == 1:
-                x = x[0]
-            return super()._check_x(x, what)
-        if isinstance(x, dict):
-            missing = [t.name for t in self.inputs if t.name not in x]
-            if missing:
-                raise ValueError(f"{what}: the input dict lacks {missing}; the model's inputs "
-                                 f"are {[t.name for t in self.inputs]}.")
-            x = [x[t.name] for t in self.inputs]
-        if not isinstance(x, (list, tuple)) or len(x) != len(self.inputs):
-            got = len(x) if isinstance(x, (list, tuple)) else f"1 array of shape {np.shape(x)}"
-            raise ValueError(
-                f"{what}: model {self.name!r} has {len(self.inputs)} inputs with shapes "
-                f"{[t.shape for t in self.inputs]}; received {got}. Pass a list with one array "
-                "per input, in the order of `model.inputs`."
-            )
-        arrays = []
-        for i, (tensor, a) in enumerate(zip(self.inputs, x, strict=True)):
-            a = _as_float_array(a, f"Input {i} ({tensor.name}) passed to {what}")
-            want = tensor.shape
-            if a.ndim != len(want) or any(w is not None and w != g
-                                          for w, g in zip(want[1:], a.shape[1:], strict=True)):
-                raise ValueError(f"{what}: input {i} ({tensor.name}) expects shape {want}; "
-                                 f"received {a.shape}.")
-            arrays.append(a)
-        counts = {a.shape[0] for a in arrays}
-        if len(counts) > 1:
-            raise ValueError(f"{what}: all inputs need the same number of samples; received "
-                             f"{[a.shape[0] for a in arrays]}.")
-        return _Inputs(arrays)
-
-    def _check_y(self, y, x, what: str):
-        if self._multi_output:
-            return super()._check_y(y, x, what)  # MultiOutputTraining
-        # Resolve variable dims (e.g. time, from Input(shape=(None, F))) for these inputs, so
-        # the label check compares real sizes.
-        arrays = x.arrays if isinstance(x, _Inputs) else [x]
-        specs = [jax.ShapeDtypeStruct((1, *np.shape(a)[1:]), jnp.float32) for a in arrays]
-        spec = _Inputs(specs) if isinstance(x, _Inputs) else specs[0]
-        out = jax.eval_shape(lambda v: self._forward_layers(v, False)[0], spec)
-        self._resolved_output_shape = (None, *out.shape[1:])
-        return super()._check_y(y, x, what)
+        return self.outputs[0].shape
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:

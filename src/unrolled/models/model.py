@@ -1,15 +1,29 @@
-"""The base `Model`: weights, summary and the stateless forward pass used by training."""
+"""The base `Model`: weights, summary, and Keras's training API on training's parts.
+
+A model's only contract with `unrolled.training` is `Model._training_spec`: its pure forward
+`Model._stateless_forward` and plain data about itself (`training.spec.ModelSpec`). `compile`
+builds a `training.Trainer` from the compiled loss, metrics and optimizer; `fit`, `evaluate`
+and the other public methods hand it the model and return its results.
+"""
 
 from __future__ import annotations
 
 from unrolled.layers.base import Layer, set_weight_values, shape_str
 from unrolled.layers.variables import StatelessScope
-from unrolled.ops.compile import jit
+from unrolled.training import optimizers as optimizers_module
+from unrolled.training.compile_utils import CompileLoss, CompileMetrics
+from unrolled.training.data import num_samples
+from unrolled.training.predict import Predictor
+from unrolled.training.spec import ModelSpec
 from unrolled.training.trainer import Trainer
 
 
-class Model(Layer, Trainer):
+class Model(Layer):
     """A layer graph with Keras's training API; ``Model(inputs, outputs)`` is a functional one."""
+
+    compiled = False
+    _trainer: Trainer | None = None
+    _predictor: Predictor | None = None
 
     def __new__(cls, *args, **kwargs):
         """Dispatch ``Model(inputs, outputs)`` to the functional model, as Keras does."""
@@ -22,11 +36,13 @@ class Model(Layer, Trainer):
     def _forward_layers(self, x, training: bool):
         raise NotImplementedError
 
+    # ------------------------------------------------- the contract with training
     def _stateless_forward(self, tv, ntv, x, training: bool, rng):
-        """Pure forward: weight arrays in, ``(y_pred, output_mask, new_non_trainable)`` out.
+        """Run the pure forward: ``(tv, ntv, x, training, rng) -> (y, mask, new ntv)``.
 
-        ``ntv`` may continue past the non-trainable weights with the values of the stateful
-        RNN states (`_state_variables`); their new values then come back in the same places.
+        ``ntv`` holds the non-trainable weights' values, then (where the model has stateful
+        RNNs) the states' values; their new values come back in the same places (see
+        `training.spec`).
         """
         variables = [*self.non_trainable_weights, *_state_variables(self)][: len(ntv)]
         # strict=False: tv and ntv come from the caller and are not length-checked here (the
@@ -37,25 +53,29 @@ class Model(Layer, Trainer):
             y, mask = self._forward_layers(x, training)
         return y, mask, [scope.get(v) for v in variables]
 
-    # Stateful RNN states are not weights (as in Keras), so the jitted steps receive them
-    # after the non-trainable weights and write their new values back after each batch.
-    def _make_train_fn(self):
-        return _with_states(self, super()._make_train_fn(), out_index=1)
-
-    def _make_eval_fn(self):
-        return _with_states(self, super()._make_eval_fn(), out_index=None)
-
-    def _make_predict_fn(self):
+    def _training_spec(self) -> ModelSpec:
+        """Return what training needs: the pure forward and plain data (`ModelSpec`)."""
         states = _state_variables(self)
-        if not states:
-            return super()._make_predict_fn()
-        n = len(self.non_trainable_weights)
+        return ModelSpec(
+            forward=self._stateless_forward, name=self.name,
+            trainable=self.trainable_weights,
+            non_trainable=[*self.non_trainable_weights, *states], n_states=len(states),
+            inputs=self._input_specs(), multi_input=len(self._input_specs()) > 1,
+            output_names=self._output_names(), output_shapes=self._output_shape_list(),
+            multi_output=self._has_output_list(), rows_independent=self._rows_are_independent())
 
-        def step(tv, ntv, x):
-            y_pred, _, new = self._stateless_forward(tv, ntv, x, False, None)
-            return y_pred, new[n:]
+    def _input_specs(self) -> list:
+        """``(name, batch shape)`` of each input (empty while unknown)."""
+        return []
 
-        return _with_states(self, jit(step), out_index=0)
+    def _output_names(self) -> list[str]:
+        return []
+
+    def _output_shape_list(self) -> list:
+        return []
+
+    def _has_output_list(self) -> bool:
+        return False
 
     def _rows_are_independent(self) -> bool:
         # Every built-in layer computes each row on its own at inference; a stateful RNN carries
@@ -63,6 +83,171 @@ class Model(Layer, Trainer):
         # per predict call.
         return not _state_variables(self) and all(
             type(layer).__module__.startswith("unrolled.") for layer in _walk_layers(self))
+
+    # --------------------------------------------------------------- training API
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True) -> None:
+        """Configure training: optimizer, loss and metrics (strings or objects).
+
+        Args:
+            optimizer: name (``"adam"``) or `unrolled.optimizers.Optimizer`.
+            loss: name (``"binary_crossentropy"``), `unrolled.losses.Loss` or function; with
+                several outputs one for all, a list (one per output, None for none) or a dict
+                by output name (`unrolled.training.compile_utils`).
+            metrics: list of names (``["accuracy"]``), `Metric` objects or functions; with
+                several outputs a list with one entry per output or a dict by output name.
+            loss_weights: a weight per output (list or dict; a float for one output); the
+                training loss is ``sum(loss_weight_k * loss_k)``.
+            weighted_metrics: not supported yet (must be None).
+            run_eagerly: accepted for Keras compatibility; steps always run compiled.
+            steps_per_execution: accepted for Keras compatibility; `fit` dispatches one batch
+                per step (its host loop costs ~6% at the smallest benchmark size), `predict`
+                groups batches itself (`training.predict.PREDICT_ROWS`).
+            jit_compile: accepted for Keras compatibility; steps are always jitted.
+            auto_scale_loss: accepted for Keras compatibility (no mixed precision here).
+
+        Raises:
+            ValueError: for unknown names or per-output entries that do not fit the outputs.
+
+        """
+        if weighted_metrics is not None:
+            raise ValueError("weighted_metrics are not supported yet; leave it None (compiled "
+                             "`metrics` ignore sample weights, as in Keras).")
+        names, multi = self._output_names(), self._has_output_list()
+        compiled_loss = CompileLoss(loss, loss_weights, names, multi)
+        compiled_metrics = CompileMetrics(metrics, names, multi)
+        self._trainer = Trainer(optimizers_module.get(optimizer), compiled_loss, compiled_metrics)
+        self.optimizer = self._trainer.optimizer
+        self.loss = compiled_loss.model_loss
+        self.compiled = True
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a `History` (Keras semantics).
+
+        Args:
+            x: inputs ``(N, T, F)`` (a list or dict by input name for several inputs).
+            y: labels fitting the output (a list or dict by output name for several).
+            batch_size: samples per step (default 32).
+            epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
+            verbose: 0 silent, 1 (or "auto") live progress bar, 2 one line per epoch.
+            callbacks: list of `Callback`.
+            validation_split: fraction of the LAST samples held out (before shuffling).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight: ``{class index: weight}``; each sample weighs its class's entry
+                (the integer label, or the argmax of a one-hot label), as Keras.
+            sample_weight: per-sample weights ``(N,)``.
+            initial_epoch: epoch to start at (for resuming).
+            steps_per_epoch: must be None (arrays define the epoch; no generators).
+            validation_steps: must be None (as ``steps_per_epoch``).
+            validation_batch_size: batch size for validation (default: ``batch_size``).
+            validation_freq: validate every N epochs (int) or at these 1-based epochs (list).
+
+        Returns:
+            `History` with ``history.history[key]`` lists per epoch.
+
+        Raises:
+            ValueError: for NaN/inf inputs or labels that don't fit the output.
+            NaNLossError: when the loss becomes NaN or infinite (names epoch and batch).
+
+        """
+        return self._compiled_trainer("fit").fit(
+            self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+            validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+            steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Return the loss and metrics on ``(x, y)``.
+
+        A list ``[loss, *metrics]`` (a float with no metrics), or a dict with ``return_dict=True``.
+        """
+        trainer = self._compiled_trainer("evaluate")
+        self._require_built("evaluate")
+        logs = trainer.evaluate_logs(self, x, y, sample_weight,
+                                     32 if batch_size is None else batch_size)
+        return trainer.results(logs, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Return the model's outputs for ``x`` as a NumPy array, batch by batch."""
+        self._require_built("predict")
+        if self._predictor is None:
+            self._predictor = Predictor(self._stateless_forward)
+        return self._predictor(self._training_spec(), x, batch_size)
+
+    def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics) on that batch."""
+        trainer = self._compiled_trainer("train_on_batch")
+        return trainer.results(trainer.train_on_batch(self, x, y, sample_weight), return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """Loss (and metrics) on one batch, without updating weights."""
+        return self.evaluate(x, y, batch_size=num_samples(x), sample_weight=sample_weight,
+                             return_dict=return_dict, verbose=0)
+
+    def predict_on_batch(self, x):
+        """Return the outputs for one batch."""
+        return self.predict(x, batch_size=num_samples(x), verbose=0)
+
+    def compile_counts(self) -> dict[str, int]:
+        """Return the number of compiled variants of each step (tests count recompilations)."""
+        counts = {"train": 0, "eval": 0} if self._trainer is None else \
+            self._trainer.compile_counts()
+        counts["predict"] = 0 if self._predictor is None else self._predictor.step._cache_size()
+        return counts
+
+    def _compiled_trainer(self, what: str) -> Trainer:
+        if not self.compiled or self.loss is None:
+            raise RuntimeError(
+                f"You must call `model.compile(optimizer=..., loss=...)` before `{what}`."
+            )
+        return self._trainer
+
+    def _require_built(self, what: str) -> None:
+        if not getattr(self, "built", False):
+            raise ValueError(
+                f"`{what}` was called on a model that has not been built, so its input shape "
+                "and weights are unknown. Call `model.build(input_shape)` (e.g. "
+                "model.build((None, 24, 1))), start the model with `Input(shape=...)` or "
+                "`input_shape=` on the first layer, or call `fit` first."
+            )
+
+    # The compiled configuration and optimizer state, as io/ (saving) and callbacks read them.
+    @property
+    def _metrics(self) -> list | None:
+        return None if self._trainer is None else self._trainer.metrics.metrics
+
+    @property
+    def _metric_ids(self) -> list:
+        return self._trainer.metrics.ids[0]
+
+    @property
+    def _output_metric_ids(self) -> list:
+        return self._trainer.metrics.ids
+
+    @property
+    def _output_losses(self) -> list | None:
+        loss = None if self._trainer is None else self._trainer.loss
+        return loss.losses if loss is not None and loss.multi_output else None
+
+    @property
+    def _loss_weights(self) -> list:
+        return self._trainer.loss.weights
+
+    @property
+    def _opt_state(self):
+        return None if self._trainer is None else self._trainer.opt_state
+
+    @_opt_state.setter
+    def _opt_state(self, state) -> None:
+        self._trainer.opt_state = state
+
+    def _prepare_optimizer(self) -> None:
+        self._trainer.prepare(self._training_spec())
 
     def set_weights(self, weights) -> None:
         """Set all weights from a list of arrays in `get_weights` order."""
@@ -164,33 +349,3 @@ def _walk_layers(model):
 def _state_variables(model) -> list:
     """Return the state variables of every stateful RNN in ``model`` (``[]`` for most)."""
     return [v for layer in _walk_layers(model) for v in layer.__dict__.get("_state_vars", ())]
-
-
-class _StatefulStep:
-    """A jitted step that also reads the stateful RNN states and writes their new values back."""
-
-    def __init__(self, model, jitted, out_index):
-        self._states, self._jitted, self._out_index = _state_variables(model), jitted, out_index
-
-    def __call__(self, tv, ntv, *args):
-        n = len(ntv)
-        out = self._jitted(tv, [*ntv, *(v._value for v in self._states)], *args)
-        if self._out_index is None:  # evaluate: states are read, not carried (see report)
-            return out
-        if self._out_index == 0:  # predict: (y_pred, new_states)
-            y_pred, new_states = out
-        else:  # train: new_ntv (weights, then states) at out_index
-            new_ntv = list(out[self._out_index])
-            new_states = new_ntv[n:]
-        for var, value in zip(self._states, new_states, strict=True):
-            var._value = value
-        if self._out_index == 0:
-            return y_pred
-        return (*out[: self._out_index], new_ntv[:n], *out[self._out_index + 1:])
-
-    def _cache_size(self) -> int:
-        return self._jitted._cache_size()
-
-
-def _with_states(model, jitted, out_index):
-    return _StatefulStep(model, jitted, out_index) if _state_variables(model) else jitted

@@ -133,8 +133,16 @@ class Sequential(Model):
         self._output_shapes = shapes
         self.built = True
 
-    def _expected_input_shape(self):
-        return self._input_batch_shape
+    def _input_specs(self) -> list:
+        if self._input_batch_shape is None:
+            return []
+        return [("input_layer", tuple(self._input_batch_shape))]
+
+    def _output_names(self) -> list[str]:
+        return [self._layers[-1].name] if self._layers else []
+
+    def _output_shape_list(self) -> list:
+        return [self._output_shapes[-1]] if self.built and self._output_shapes else []
 
     def _output_shape(self):
         return self._output_shapes[-1]
