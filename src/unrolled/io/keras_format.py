@@ -16,7 +16,7 @@ import json
 import os
 import zipfile
 
-from unrolled.io import atomic, serialization, weights_h5
+from unrolled.io import atomic, legacy_h5, serialization, weights_h5
 from unrolled.io.serialization import UnreadableFileError
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -138,8 +138,6 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         raise UnreadableFileError(f"{source} is empty (0 bytes); it was never written "
                                   "completely. Save the model again.")
     if head == HDF5_SIGNATURE:
-        from unrolled.io import legacy_h5
-
         return legacy_h5.load_model(path, compile=compile)
     if not zipfile.is_zipfile(path):
         raise UnreadableFileError(

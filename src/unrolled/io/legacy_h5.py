@@ -18,58 +18,14 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
 from unrolled.io import serialization, weights_h5
+from unrolled.io.legacy_weights import _text, load_weights_group  # noqa: F401 (re-exported)
 from unrolled.io.serialization import UnreadableFileError
-
-
-def _text(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray) and value.shape == ():
-        return _text(value[()])
-    return str(value)
 
 
 def is_keras2(version: str) -> bool:
     """Whether a ``keras_version`` string names Keras 1.x or 2.x (old ``hard_sigmoid``)."""
     return version.split(".")[0] in ("1", "2")
-
-
-def load_weights_group(group, model, source: str) -> None:
-    """Assign weights from a legacy ``model_weights`` group (checked before any assignment)."""
-    h5 = weights_h5.h5py()
-    names = [_text(n) for n in np.atleast_1d(group.attrs.get("layer_names", []))]
-    stored = []
-    for name in names:
-        sub = group.get(name)
-        if not isinstance(sub, h5.Group):
-            raise UnreadableFileError(f"{source}: layer group {name!r} listed in layer_names "
-                                      "is missing.")
-        wnames = [_text(w) for w in np.atleast_1d(sub.attrs.get("weight_names", []))]
-        if wnames:
-            stored.append((name, [np.asarray(sub[w][()]) for w in wnames]))
-    layers = [layer for layer in model.layers if layer.weights]
-    if len(layers) != len(stored):
-        raise UnreadableFileError(
-            f"{source}: the file holds weights for {len(stored)} layers "
-            f"({[n for n, _ in stored]}) but the model has {len(layers)} layers with weights "
-            f"({[layer.name for layer in layers]}).")
-    pending = []
-    for layer, (name, arrays) in zip(layers, stored, strict=True):
-        if len(arrays) != len(layer.weights):
-            raise UnreadableFileError(
-                f"{source}: layer {name!r} has {len(arrays)} arrays in the file but "
-                f"{layer.name!r} has {len(layer.weights)} weights.")
-        for var, arr in zip(layer.weights, arrays, strict=True):
-            if tuple(arr.shape) != var.shape or not np.all(np.isfinite(arr)):
-                raise UnreadableFileError(
-                    f"{source}: weight {var.path!r} expects shape {var.shape} of finite "
-                    f"values; layer {name!r} in the file has shape {tuple(arr.shape)}.")
-            pending.append((var, arr))
-    for var, arr in pending:
-        var.assign(np.asarray(arr, np.float32))
 
 
 def _load(f, source: str, compile: bool):

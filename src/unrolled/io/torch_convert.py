@@ -48,6 +48,7 @@ from unrolled.io.rnn_spec import _directions, _kind, check_rnn_layer, is_bidirec
 from unrolled.layers import Activation, Dense, Input, Masking
 from unrolled.models import Sequential
 from unrolled.ops import activations
+from unrolled.saving.serialization_lib import deserialize_layer, serialize_layer
 
 _TORCH_ACTIVATIONS = {"linear": nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
                       "relu": nn.ReLU, "softplus": nn.Softplus, "softsign": nn.Softsign,
@@ -357,8 +358,7 @@ def to_torch(model) -> KerasSequential:
         merge = merge_mode(last)
         blocks.append(RNNBlock(rnn, last.return_sequences, bool(zero), merge))
         input_size = rnn.hidden_size * (2 if rnn.bidirectional and merge == "concat" else 1)
-    configs = [{"class_name": type(layer).__name__, "config": layer.get_config()}
-               for layer in model.layers]
+    configs = [serialize_layer(layer) for layer in model.layers]
     module = KerasSequential(mask_value, blocks, head, configs)
     module.input_shape = tuple(model._input_batch_shape[1:])
     return module.eval()
@@ -374,8 +374,7 @@ def _torch_activation(fn, layer_name: str) -> nn.Module:
 
 # ------------------------------------------------------------------------ from torch
 def _layer_from_config(entry: dict):
-    cls = layers_module.get(entry["class_name"])
-    return cls.from_config(dict(entry["config"]))
+    return deserialize_layer(entry)
 
 
 def from_torch(module: nn.Module, input_shape=None, *, mask_value: float | None = None,

@@ -24,7 +24,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.io import atomic
+from unrolled.io import atomic, legacy_weights
 from unrolled.io.serialization import UnreadableFileError, layer_key
 from unrolled.layers.base import Layer
 
@@ -290,10 +290,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     model._require_built("load_weights")
     with open_h5(filepath, source) as f:
         if "layer_names" in f.attrs or "model_weights" in f:  # legacy Keras 2 layout
-            from unrolled.io import legacy_h5
-
             group = f["model_weights"] if "model_weights" in f else f
-            guarded(lambda: legacy_h5.load_weights_group(group, model, source), source)
+            guarded(lambda: legacy_weights.load_weights_group(group, model, source), source)
         else:
             guarded(lambda: read_weights(f, model, source), source)
 

@@ -25,30 +25,29 @@ from unrolled.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from unrolled.layers.stacked import StackedRNNCells
 from unrolled.layers.time_distributed import TimeDistributed
 from unrolled.layers.variables import Variable
-
-_REGISTRY = {
-    cls.__name__: cls
-    for cls in (InputLayer, Masking, Dense, Activation, LSTM, LSTMCell, RNN)
-}
+from unrolled.saving import object_registration
 
 _NON_RECURRENT = (
     Add, Average, Concatenate, Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, Maximum, Minimum, Multiply, RepeatVector,
     SpatialDropout1D, Subtract, TimeDistributed,
 )
-_REGISTRY.update({cls.__name__: cls for cls in _NON_RECURRENT})
+_RECURRENT = (GRU, GRUCell, SimpleRNN, SimpleRNNCell, StackedRNNCells, Bidirectional)
+# Adding a layer: define it in its own module, import it above and list it here.
+object_registration.register_all(
+    "layers", (InputLayer, Masking, Dense, Activation, LSTM, LSTMCell, RNN, *_NON_RECURRENT,
+               *_RECURRENT))
+object_registration.register_base("layers", Layer)
 
 
-def get(name: str) -> type[Layer]:
+def get(name: str, custom_objects: dict | None = None) -> type[Layer]:
     """Return the layer class registered under a Keras class name (``"LSTM"``).
 
     Raises:
-        ValueError: for an unknown name, listing the supported layers.
+        ValueError: for an unknown name, listing the supported layers and the closest.
 
     """
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    raise ValueError(f"Unknown layer {name!r}. unrolled supports: {sorted(_REGISTRY)}.")
+    return object_registration.get_registered_object("layers", name, custom_objects)
 
 
 __all__ = [
@@ -56,6 +55,4 @@ __all__ = [
     "Masking", "RNN", "Variable", "clear_session", "get",
 ]
 __all__ += [cls.__name__ for cls in _NON_RECURRENT]
-_RECURRENT = (GRU, GRUCell, SimpleRNN, SimpleRNNCell, StackedRNNCells, Bidirectional)
-_REGISTRY.update({cls.__name__: cls for cls in _RECURRENT})
 __all__ += [cls.__name__ for cls in _RECURRENT]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from unrolled.layers.base import Layer, set_weight_values
-from unrolled.layers.rnn import RNN, deserialize_layer, serialize_layer
+from unrolled.layers.rnn import RNN
+from unrolled.saving.serialization_lib import deserialize_layer, serialize_layer
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 

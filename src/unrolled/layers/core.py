@@ -25,11 +25,15 @@ class InputLayer(Layer):
     Args:
         shape: per-sample shape, e.g. ``(24, 1)``; ``None`` for a variable dimension.
         batch_size: optional fixed batch size.
+        sparse: must be ``False`` (Keras writes it in every config; unrolled inputs are dense).
 
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
-                 **kwargs):
+                 sparse: bool = False, **kwargs):
+        if sparse:
+            raise ValueError("InputLayer: sparse=True inputs are not supported by unrolled; "
+                             "pass dense arrays and leave sparse=False.")
         if batch_shape is None:
             if shape is None:
                 raise ValueError("Input needs `shape=` (per-sample shape), e.g. shape=(24, 1).")

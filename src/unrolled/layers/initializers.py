@@ -10,6 +10,7 @@ from unrolled.layers.random import make_default_seed
 from unrolled.ops import host_random
 from unrolled.ops import initializers as maths
 from unrolled.ops.compile import to_device
+from unrolled.saving import object_registration
 
 
 class Initializer:
@@ -248,7 +249,11 @@ _BY_NAME: dict[str, type[Initializer]] = {
 }
 for _cls in list(_BY_NAME.values()):
     _BY_NAME[_cls.__name__] = _cls
-_BY_NAME["Zeros"], _BY_NAME["Ones"] = Zeros, Ones
+object_registration.register_all("initializers", _BY_NAME)
+
+
+def _snake_names() -> list[str]:
+    return [k for k in object_registration.names("initializers") if k.islower()]
 
 
 def serialize(initializer: Initializer) -> dict:
@@ -257,27 +262,24 @@ def serialize(initializer: Initializer) -> dict:
             "config": initializer.get_config(), "registered_name": None}
 
 
-def get(identifier) -> Initializer:
+def get(identifier, custom_objects: dict | None = None) -> Initializer:
     """Resolve an initializer from a name, a config dict, an instance or a callable.
 
     Raises:
-        ValueError: for an unknown name, naming the valid ones.
+        ValueError: for an unknown name, naming the valid ones and the closest.
 
     """
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        if identifier in _BY_NAME:
-            return _BY_NAME[identifier]()
-        valid = sorted(k for k in _BY_NAME if k.islower())
-        raise ValueError(
-            f"Unknown initializer {identifier!r}. Expected one of {valid}, an Initializer "
-            "instance or a callable(shape, dtype)."
-        )
+        cls = object_registration.get_registered_object(
+            "initializers", identifier, custom_objects, listed=_snake_names(),
+            alternatives=", an Initializer instance or a callable(shape, dtype)")
+        return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown initializer class {identifier['class_name']!r}.")
+        cls = object_registration.get_registered_object(
+            "initializers", identifier["class_name"], custom_objects,
+            listed=object_registration.names("initializers"))
         return cls.from_config(identifier.get("config", {}))
     if callable(identifier):
         return _Callable(identifier)

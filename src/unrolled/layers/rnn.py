@@ -23,6 +23,7 @@ from unrolled.layers.stacked import (
 )
 from unrolled.layers.variables import Variable, current_path
 from unrolled.ops import rnn
+from unrolled.saving.serialization_lib import deserialize_layer, serialize_layer
 
 
 def check_units(layer: str, units, implementation) -> None:
@@ -131,71 +132,6 @@ def _flatten(states) -> list:
     if isinstance(states, (list, tuple)):
         return [leaf for s in states for leaf in _flatten(s)]
     return [states]
-
-
-def serialize_layer(layer: Layer) -> dict:
-    """Keras's serialized form of a layer: class name plus config."""
-    from unrolled import layers as registry  # lazy: the registry imports this module
-
-    name = type(layer).__name__
-    if registry._REGISTRY.get(name) is type(layer):
-        return {"module": "keras.layers", "class_name": name, "config": layer.get_config(),
-                "registered_name": None}
-    return {"module": type(layer).__module__, "class_name": name,
-            "config": layer.get_config(), "registered_name": name}
-
-
-def _layer_subclasses(base: type) -> list[type]:
-    found = []
-    for sub in base.__subclasses__():
-        found.append(sub)
-        found.extend(_layer_subclasses(sub))
-    return found
-
-
-def layer_class(name: str, custom_objects: dict | None = None,
-                module: str | None = None) -> type:
-    """Return the layer class called ``name``.
-
-    Looked up in ``custom_objects``, then the built-ins, then among the defined subclasses of
-    `Layer` (a user-defined cell such as Keras's ``OneStateRNNCell``), preferring one from
-    ``module`` when several share the name. Nothing is imported.
-    """
-    from unrolled import layers as registry  # lazy: the registry imports this module
-
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in registry._REGISTRY:
-        return registry._REGISTRY[name]
-    matches = {c for c in _layer_subclasses(Layer) if c.__name__ == name}
-    if len(matches) > 1 and module is not None:
-        matches = {c for c in matches if c.__module__ == module} or matches
-    if len(matches) == 1:
-        return matches.pop()
-    if matches:
-        raise ValueError(
-            f"Several layer classes are named {name!r} "
-            f"({sorted(c.__module__ + '.' + c.__qualname__ for c in matches)}); pass "
-            f"custom_objects={{{name!r}: TheClass}} to from_config to choose one."
-        )
-    raise ValueError(
-        f"Unknown layer class {name!r}: it is not a built-in layer and no subclass of "
-        "unrolled.layers.Layer with that name is defined. Import or define the class before "
-        f"calling from_config, or pass custom_objects={{{name!r}: TheClass}}."
-    )
-
-
-def deserialize_layer(config: dict, custom_objects: dict | None = None) -> Layer:
-    """Recreate a layer from `serialize_layer`'s output (or return an existing layer)."""
-    if isinstance(config, Layer):
-        return config
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise ValueError(
-            "A serialized layer must be a dict with 'class_name' and 'config' (the output of "
-            f"get_config of the wrapping layer); received {config!r:.200}."
-        )
-    cls = layer_class(config["class_name"], custom_objects, config.get("module"))
-    return cls.from_config(config.get("config", {}))
 
 
 class RNN(Layer):
@@ -472,7 +408,11 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
-        """Recreate the layer from `get_config`'s output (user cells: see `layer_class`)."""
+        """Recreate the layer from `get_config`'s output.
+
+        A user-defined cell class is found by name (``custom_objects`` first, then the defined
+        subclasses of `Layer`; see `unrolled.saving.serialization_lib.layer_class`).
+        """
         config = dict(config)
         if "cell" in config:
             config["cell"] = deserialize_layer(config["cell"], custom_objects)

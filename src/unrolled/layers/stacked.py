@@ -7,6 +7,7 @@ import inspect
 import jax.numpy as jnp
 
 from unrolled.layers.base import Layer
+from unrolled.saving.serialization_lib import deserialize_layer, serialize_layer
 
 
 class StackedRNNCells(Layer):
@@ -100,15 +101,11 @@ class StackedRNNCells(Layer):
 
     def get_config(self):
         """Return the constructor arguments (Keras's keys)."""
-        from unrolled.layers.rnn import serialize_layer  # lazy: rnn imports this module
-
         return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
-        """Recreate the layer from `get_config`'s output (user cells: see `rnn.layer_class`)."""
-        from unrolled.layers.rnn import deserialize_layer  # lazy: rnn imports this module
-
+        """Recreate the layer from `get_config`'s output (user cells: see `RNN.from_config`)."""
         config = dict(config)
         cells = [deserialize_layer(c, custom_objects) for c in config.pop("cells")]
         return cls(cells, **config)

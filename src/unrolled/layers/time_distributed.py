@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from unrolled.layers.base import Layer
+from unrolled.saving.serialization_lib import deserialize_layer, serialize_layer
 
 
 class TimeDistributed(Layer):
@@ -65,5 +66,11 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         """Return the constructor arguments (Keras keys)."""
-        return {**super().get_config(), "layer": {
-            "class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        """Recreate the layer (and the wrapped one) from `get_config`'s output."""
+        config = dict(config)
+        config["layer"] = deserialize_layer(config["layer"], custom_objects)
+        return super().from_config(config)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from unrolled.layers.base import KerasTensor, Layer, Node, unique_name
-from unrolled.layers.core import InputLayer
+from unrolled.layers.base import KerasTensor, Layer, unique_name
+from unrolled.models.functional_config import graph_config, graph_from_config, node_of
 from unrolled.models.model import Model
 from unrolled.training.data import Arrays
 
@@ -27,14 +27,7 @@ def _flat(structure) -> list:
     return [structure]
 
 
-def _node_of(tensor: KerasTensor) -> Node:
-    """Return the node that produced ``tensor`` (an `Input` tensor gets one on first use)."""
-    if tensor._node is None:
-        if not isinstance(tensor._layer, InputLayer):
-            raise ValueError(f"{tensor} was not produced by a layer call or by `Input`; build "
-                             "the graph from `unrolled.Input(shape=...)` tensors.")
-        tensor._node = Node(tensor._layer, (), {}, tensor, is_input=True)
-    return tensor._node
+_node_of = node_of
 
 
 def _fill(structure, values: dict):
@@ -281,18 +274,24 @@ class Functional(Model):
         Its keys are ``layers`` (each with its ``inbound_nodes``), ``input_layers``,
         ``output_layers``, ``name`` and ``trainable``.
         """
-        from unrolled.io.serialization import serialize_layer  # lazy: io sits above models
-        from unrolled.models.functional_config import graph_config
-
-        return graph_config(self, serialize_layer)
+        return graph_config(self)
 
     @classmethod
-    def from_config(cls, config: dict) -> Functional:
-        """Rebuild the model (new layers, new weights) from `get_config`'s output."""
-        from unrolled.io.serialization import deserialize_layer
-        from unrolled.models.functional_config import model_from_graph_config
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Functional:
+        """Rebuild the model (new layers, new weights) from `get_config`'s output.
 
-        return model_from_graph_config(config, deserialize_layer)
+        Raises:
+            ValueError: for a malformed config or a graph that cannot be replayed.
+
+        """
+        inputs, outputs, order = graph_from_config(config, custom_objects)
+        model = cls(inputs, outputs, name=config.get("name"),
+                    trainable=config.get("trainable", True))
+        # Keras numbers the weights in a file by its own layer order (the config's), which can
+        # differ from the order unrolled derives where Keras put mask operations into the graph.
+        position = {name: i for i, name in enumerate(order)}
+        model._layers.sort(key=lambda lay: position.get(lay.name, len(position)))
+        return model
 
     # ---------------------------------------------------------------- summary
     def _summary_rows(self):

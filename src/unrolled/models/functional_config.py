@@ -10,16 +10,16 @@ where a tensor is ``{"class_name": "__keras_tensor__", "config": {"shape", "dtyp
 ``node index`` of that layer, counting only the calls that belong to this model. The model's own
 inputs and outputs are ``input_layers`` and ``output_layers``, histories in the structure the
 model was built with. Keras 2 files write a call as ``[[name, node, tensor, kwargs], ...]``;
-both are read. Layer specs themselves are made and read by `unrolled.io.serialization`, passed
-in here, so this module knows the graph and nothing about file formats.
+both are read. Layer specs themselves are made and read by the one layer serializer
+(`unrolled.saving.serialization_lib`); files' dialects are translated before, by `unrolled.io`,
+so this module knows the graph and nothing about file formats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from unrolled.layers.base import KerasTensor, Layer
+from unrolled.layers.base import KerasTensor, Layer, Node
 from unrolled.layers.core import InputLayer
+from unrolled.saving.serialization_lib import deserialize_layer, serialize_layer
 
 _TENSOR = "__keras_tensor__"
 
@@ -45,18 +45,33 @@ def _is_history(value) -> bool:
             and all(isinstance(i, int) and not isinstance(i, bool) for i in value[1:]))
 
 
-# ------------------------------------------------------------------- writing
-def graph_config(model, serialize_layer: Callable[[Layer], dict]) -> dict:
-    """Return Keras 3's config of the functional ``model`` (``name, trainable, layers, ...``)."""
-    from unrolled.models.functional import _node_of
+def model_layer_spec(layer: Layer) -> dict:
+    """Return `serialize_layer` of a model's layer (the model's input carries the input shape)."""
+    spec = serialize_layer(layer)
+    spec["config"] = {k: v for k, v in spec["config"].items() if k != "batch_input_shape"}
+    return spec
 
+
+def node_of(tensor: KerasTensor) -> Node:
+    """Return the node that produced ``tensor`` (an `Input` tensor gets one on first use)."""
+    if tensor._node is None:
+        if not isinstance(tensor._layer, InputLayer):
+            raise ValueError(f"{tensor} was not produced by a layer call or by `Input`; build "
+                             "the graph from `unrolled.Input(shape=...)` tensors.")
+        tensor._node = Node(tensor._layer, (), {}, tensor, is_input=True)
+    return tensor._node
+
+
+# ------------------------------------------------------------------- writing
+def graph_config(model) -> dict:
+    """Return Keras 3's config of the functional ``model`` (``name, trainable, layers, ...``)."""
     own = {id(n) for n in model._nodes}
 
     def kept_nodes(layer):
         return [n for n in layer.__dict__.get("_inbound_nodes", []) if id(n) in own]
 
     def history(tensor: KerasTensor) -> list:
-        node = _node_of(tensor)
+        node = node_of(tensor)
         index = next(i for i, n in enumerate(kept_nodes(node.layer)) if n is node)
         return [node.layer.name, index, tensor._index]
 
@@ -72,7 +87,7 @@ def graph_config(model, serialize_layer: Callable[[Layer], dict]) -> dict:
 
     layers = []
     for layer in model._layers:
-        spec = dict(serialize_layer(layer))
+        spec = model_layer_spec(layer)
         spec["name"] = layer.name
         spec["inbound_nodes"] = [{"args": [encode(n.args)], "kwargs": encode(n.kwargs)}
                                  for n in kept_nodes(layer) if not n.is_input]
@@ -168,16 +183,21 @@ def _leaves(value) -> list:
     return [value]
 
 
-def model_from_graph_config(config: dict, deserialize_layer: Callable[[dict], Layer]):
-    """Rebuild a functional model from `graph_config`'s output (or a file Keras wrote).
+def graph_from_config(config: dict, custom_objects: dict | None = None):
+    """Rebuild the layers and calls of `graph_config`'s output (or of a file Keras wrote).
+
+    Returns:
+        ``(inputs, outputs, order)``: the model's input and output tensors, in the structure
+        of the config, and the layer names in the config's order (Keras numbers the weights in
+        a file by it).
 
     Raises:
         ValueError: for a malformed config, a call that refers to a missing layer, or a graph
             that cannot be replayed (a cycle or a disconnected call), naming what is wrong.
 
     """
-    from unrolled.models.functional import Functional, _node_of
-
+    if not isinstance(config, dict):
+        raise ValueError("the functional model's 'config' is not a JSON object")
     specs = config.get("layers")
     if not isinstance(specs, list) or not specs:
         raise ValueError("the functional model's config has no 'layers' list")
@@ -193,14 +213,14 @@ def model_from_graph_config(config: dict, deserialize_layer: Callable[[dict], La
             order.append(name)
             pending[name] = []
             continue
-        layer = deserialize_layer(spec)
+        layer = deserialize_layer(spec, custom_objects)
         name = spec.get("name") or layer.name
         if name in created:
             raise ValueError(f"the layer name {name!r} appears twice in the config.")
         created[name] = layer
         order.append(name)
         if isinstance(layer, InputLayer):
-            _node_of(layer.output)  # an Input's one call, node 0 as in Keras
+            node_of(layer.output)  # an Input's one call, node 0 as in Keras
         pending[name] = list(spec.get("inbound_nodes") or [])
     while any(pending.values()):
         progress = False
@@ -237,10 +257,4 @@ def model_from_graph_config(config: dict, deserialize_layer: Callable[[dict], La
     if any(isinstance(t, _KerasOp) for t in _leaves([inputs, outputs])):
         raise ValueError("the model's inputs/outputs come from Keras operations, which unrolled "
                          "cannot run; end the model with a layer.")
-    model = Functional(inputs, outputs, name=config.get("name"),
-                       trainable=config.get("trainable", True))
-    # Keras numbers the weights in the file by its own layer order (the config's), which can
-    # differ from the order unrolled derives where Keras put mask operations into the graph.
-    position = {name: i for i, name in enumerate(order)}
-    model._layers.sort(key=lambda lay: position.get(lay.name, len(position)))
-    return model
+    return inputs, outputs, order

@@ -5,7 +5,9 @@ from __future__ import annotations
 from unrolled.layers.base import KerasTensor, Layer
 from unrolled.layers.core import InputLayer
 from unrolled.layers.variables import name_scope
+from unrolled.models.functional_config import model_layer_spec
 from unrolled.models.model import Model
+from unrolled.saving.serialization_lib import deserialize_layer
 
 
 class Sequential(Model):
@@ -171,12 +173,41 @@ class Sequential(Model):
         return self._output_shapes[-1]
 
     def get_config(self) -> dict:
-        """Keras-style config: name and the list of layer configs."""
+        """Return Keras 3's config of the model.
+
+        Its keys are ``name``, ``trainable``, ``dtype``, ``layers`` (serialized, the input layer
+        first when the input shape is known) and ``build_input_shape`` (once built).
+        """
         layers = []
         if self._input_batch_shape is not None:
-            layers.append({"class_name": "InputLayer", "config": {
+            layers.append({"module": "keras.layers", "class_name": "InputLayer", "config": {
                 "batch_shape": list(self._input_batch_shape), "dtype": "float32",
-                "name": "input_layer"}})
-        layers += [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                   for layer in self._layers]
-        return {"name": self.name, "trainable": self.trainable, "layers": layers}
+                "sparse": False, "name": "input_layer"}, "registered_name": None})
+        layers += [model_layer_spec(layer) for layer in self._layers]
+        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32",
+                  "layers": layers}
+        if self._input_batch_shape is not None and self.built:
+            config["build_input_shape"] = list(self._input_batch_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
+        """Rebuild the model (new weights) from `get_config`'s output.
+
+        The model is built when ``build_input_shape`` (or an input layer) gives its input shape.
+
+        Raises:
+            ValueError: for a config without a ``layers`` list, or any layer problem.
+
+        """
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"the Sequential config has no 'layers' list; received "
+                             f"{config!r:.200}")
+        model = cls(name=config.get("name"))
+        for spec in config["layers"]:
+            model.add(deserialize_layer(spec, custom_objects))
+        shape = config.get("build_input_shape")
+        if not model.built and shape is not None and model.layers:
+            model.build(tuple(shape))
+        return model
+

@@ -1,7 +1,11 @@
 """Activation functions by Keras 3 name.
 
-Each function maps a JAX array to a JAX array of the same shape. `get` resolves a Keras name
-(``"tanh"``, ``"hard_sigmoid"``, ...) or passes a callable through.
+Each function maps a JAX array to a JAX array of the same shape. The names are registered in
+`unrolled.saving.object_registration` (kind ``"activations"``); `get` resolves a Keras name
+(``"tanh"``, ``"hard_sigmoid"``, ...) or passes a callable through, and `name_of` gives the
+name a config writes. Keras 2's hard sigmoid is ``"hard_sigmoid_keras2"``, so it survives a
+config round trip (Keras 3 has no such name: real Keras refuses such a file rather than silently
+change the maths).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+
+from unrolled.saving import object_registration
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -61,6 +67,7 @@ _ACTIVATIONS: dict[str, Activation] = {
     "relu": jax.nn.relu,
     "relu6": jax.nn.relu6,
     "hard_sigmoid": hard_sigmoid,
+    "hard_sigmoid_keras2": hard_sigmoid_keras2,
     "hard_silu": jax.nn.hard_silu,
     "hard_swish": jax.nn.hard_silu,
     "softmax": softmax,
@@ -78,40 +85,37 @@ _ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+object_registration.register_all("activations", _ACTIVATIONS)
+
+
 def names() -> list[str]:
     """Return the activation names `get` accepts."""
-    return sorted(_ACTIVATIONS)
+    return object_registration.names("activations")
 
 
-def get(identifier: str | Activation | None) -> Activation:
+def get(identifier: str | Activation | None, custom_objects: dict | None = None) -> Activation:
     """Resolve an activation by Keras name, or pass a callable through.
 
     Args:
         identifier: a Keras activation name, a callable, or ``None`` (linear).
+        custom_objects: optional ``{name: function}`` consulted before the built-in names.
 
     Returns:
         A function from array to array.
 
     Raises:
-        ValueError: if the name is unknown.
+        ValueError: if the name is unknown (listing the valid ones and the closest).
 
     """
     if identifier is None:
         return linear
     if callable(identifier):
         return identifier
-    if isinstance(identifier, str) and identifier in _ACTIVATIONS:
-        return _ACTIVATIONS[identifier]
-    raise ValueError(
-        f"Unknown activation {identifier!r}. Expected one of {names()} or a callable."
-    )
+    return object_registration.get_registered_object(
+        "activations", identifier, custom_objects, alternatives=" or a callable")
 
 
 def name_of(fn: Activation) -> str | None:
-    """Return the Keras name of a known activation function, or ``None``."""
-    if fn is hard_sigmoid_keras2:
-        return "hard_sigmoid"
-    for name, candidate in _ACTIVATIONS.items():
-        if candidate is fn:
-            return name
-    return getattr(fn, "__name__", None)
+    """Return the registered name of an activation function (else its ``__name__``)."""
+    name = object_registration.registered_name("activations", fn)
+    return name if name is not None else getattr(fn, "__name__", None)

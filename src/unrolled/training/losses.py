@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from unrolled.ops import losses as ops_losses
+from unrolled.saving import object_registration
 
 EPSILON = ops_losses.EPSILON
 
@@ -352,32 +353,31 @@ _FUNCTIONS = {binary_crossentropy: BinaryCrossentropy,
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
               mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
               huber: Huber}
+object_registration.register_all("losses", _BY_NAME)
 
 
 def names() -> list[str]:
     """Loss names `get` accepts."""
-    return sorted(k for k in _BY_NAME if k.islower())
+    return [k for k in object_registration.names("losses") if k.islower()]
 
 
-def get(identifier) -> Loss:
+def get(identifier, custom_objects: dict | None = None) -> Loss:
     """Resolve a loss from a name, an instance, a config dict or a function.
 
     Raises:
-        ValueError: for an unknown name, listing the valid ones.
+        ValueError: for an unknown name, listing the valid ones and the closest.
 
     """
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        if identifier in _BY_NAME:
-            return _BY_NAME[identifier]()
-        raise ValueError(
-            f"Unknown loss {identifier!r}. Expected one of {names()}, a Loss instance or a "
-            "function fn(y_true, y_pred)."
-        )
-    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
-        cfg = dict(identifier.get("config", {}))
-        return _BY_NAME[identifier["class_name"]](**cfg)
+        return object_registration.get_registered_object(
+            "losses", identifier, custom_objects, listed=names(),
+            alternatives=", a Loss instance or a function fn(y_true, y_pred)")()
+    if isinstance(identifier, dict) and object_registration.find(
+            "losses", identifier.get("class_name"), custom_objects) is not None:
+        cls = object_registration.find("losses", identifier["class_name"], custom_objects)
+        return cls(**dict(identifier.get("config", {})))
     if callable(identifier):
         if identifier in _FUNCTIONS:
             return _FUNCTIONS[identifier]()

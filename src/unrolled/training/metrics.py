@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from unrolled.ops.compile import to_device
+from unrolled.saving import object_registration
 from unrolled.training import losses as losses_module
 from unrolled.training.losses import squeeze_or_expand_to_same_rank
 
@@ -464,11 +465,13 @@ _FUNCTIONS = {binary_accuracy: BinaryAccuracy, categorical_accuracy: Categorical
               sparse_categorical_accuracy: SparseCategoricalAccuracy,
               losses_module.mean_absolute_error: MeanAbsoluteError,
               losses_module.mean_squared_error: MeanSquaredError}
+object_registration.register_all("metrics", {**_BY_NAME, **_CLASSES, "Mean": Mean})
+_ALTERNATIVES = ", a Metric instance or a function fn(y_true, y_pred)"
 
 
 def names() -> list[str]:
-    """Metric names `get` accepts."""
-    return sorted([*_BY_NAME, *_CLASSES, "accuracy", "acc"])
+    """Metric names `get` accepts (``"accuracy"`` and ``"acc"`` resolve by shape)."""
+    return sorted([*object_registration.names("metrics"), "accuracy", "acc"])
 
 
 def resolve(identifier, y_true_shape, y_pred_shape, loss_name: str | None = None) -> Metric:
@@ -509,13 +512,9 @@ def resolve(identifier, y_true_shape, y_pred_shape, loss_name: str | None = None
             )
         return chosen
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier) or _CLASSES.get(identifier)
-        if cls is not None:
-            return cls(name=identifier)
-        raise ValueError(
-            f"Unknown metric {identifier!r}. Expected one of {names()}, a Metric instance or a "
-            "function fn(y_true, y_pred)."
-        )
+        cls = object_registration.get_registered_object(
+            "metrics", identifier, listed=names(), alternatives=_ALTERNATIVES)
+        return cls(name=identifier)
     if callable(identifier):
         if identifier in _FUNCTIONS:
             return _FUNCTIONS[identifier]()
@@ -540,7 +539,5 @@ def get(identifier) -> Metric:
 def check_name(identifier) -> None:
     """Fail fast (at compile) on an unknown metric name."""
     if isinstance(identifier, str) and identifier not in names():
-        raise ValueError(
-            f"Unknown metric {identifier!r}. Expected one of {names()}, a Metric instance or a "
-            "function fn(y_true, y_pred)."
-        )
+        raise object_registration.unknown_name_error("metrics", identifier, names(),
+                                                     _ALTERNATIVES)

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from unrolled.ops.compile import to_device
+from unrolled.saving import object_registration
 from unrolled.training import schedules as schedules_module
 from unrolled.training.schedules import LearningRateSchedule
 
@@ -397,22 +398,28 @@ class AdamW(Adam):
 
 
 _BY_NAME = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
+object_registration.register_all("optimizers", _BY_NAME)
 
 
-def get(identifier) -> Optimizer:
+def _lookup(name, custom_objects: dict | None) -> type[Optimizer]:
+    """Names are case-insensitive, as Keras (``"Adam"``, ``"RMSprop"``, ``"adam"``)."""
+    if isinstance(name, str) and object_registration.is_registered("optimizers", name.lower()):
+        name = name.lower()
+    return object_registration.get_registered_object(
+        "optimizers", name, custom_objects,
+        alternatives=" or an unrolled.optimizers.Optimizer instance")
+
+
+def get(identifier, custom_objects: dict | None = None) -> Optimizer:
     """Resolve an optimizer from a name (``"adam"``), a config dict or an instance.
 
     Raises:
-        ValueError: for an unknown name, listing the valid ones.
+        ValueError: for an unknown name, listing the valid ones and the closest.
 
     """
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    if isinstance(identifier, dict) and identifier.get("class_name", "").lower() in _BY_NAME:
-        return _BY_NAME[identifier["class_name"].lower()].from_config(identifier.get("config", {}))
-    raise ValueError(
-        f"Unknown optimizer {identifier!r}. Expected one of {sorted(_BY_NAME)} or an "
-        "unrolled.optimizers.Optimizer instance."
-    )
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _lookup(identifier["class_name"], custom_objects)
+        return cls.from_config(identifier.get("config", {}))
+    return _lookup(identifier, custom_objects)()

@@ -12,6 +12,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from unrolled.saving import object_registration
+
 
 class LearningRateSchedule:
     """Base class: ``schedule(step) -> learning rate`` (a float32 JAX scalar)."""
@@ -139,9 +141,10 @@ class CosineDecay(LearningRateSchedule):
 
 
 _BY_NAME = {"ExponentialDecay": ExponentialDecay, "CosineDecay": CosineDecay}
+object_registration.register_all("schedules", _BY_NAME)
 
 
-def get(identifier) -> LearningRateSchedule:
+def get(identifier, custom_objects: dict | None = None) -> LearningRateSchedule:
     """Resolve a schedule from an instance or a ``{"class_name", "config"}`` dict.
 
     Raises:
@@ -150,7 +153,11 @@ def get(identifier) -> LearningRateSchedule:
     """
     if isinstance(identifier, LearningRateSchedule):
         return identifier
-    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
-        return _BY_NAME[identifier["class_name"]].from_config(identifier.get("config", {}))
-    raise ValueError(f"Unknown learning-rate schedule {identifier!r}. Expected one of "
-                     f"{sorted(_BY_NAME)} or a LearningRateSchedule instance.")
+    name = identifier.get("class_name") if isinstance(identifier, dict) else identifier
+    cls = object_registration.get_registered_object(
+        "schedules", name, custom_objects,
+        alternatives=" (as {'class_name': ..., 'config': ...}) or a LearningRateSchedule instance")
+    if not isinstance(identifier, dict):
+        raise ValueError(f"A learning-rate schedule is given as {{'class_name': {name!r}, "
+                         f"'config': {{...}}}} or as an instance; received {identifier!r}.")
+    return cls.from_config(identifier.get("config", {}))
