@@ -75,8 +75,9 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
     """Per time step gradients of the loss with respect to ``h_t``, ``c_t`` and every gate.
 
     Args:
-        model: a `Sequential` model with a recurrent layer.
-        x: inputs ``(B, T, F)``; float64 inputs compute in float64 when ``jax_enable_x64`` is on.
+        model: a model with a recurrent layer (Sequential or functional).
+        x: inputs ``(B, T, F)`` (a list for several inputs); float64 inputs compute in float64
+            when ``jax_enable_x64`` is on.
         y: targets, as for ``model.fit``.
         layer: which recurrent layer (name, index or the layer; default the first).
         loss: loss name or object; defaults to the compiled model's loss.

@@ -50,6 +50,8 @@ class Trace:
         output: what the layer returns (``(B, T, u)`` or ``(B, u)``).
         go_backwards: if ``True`` every time axis is in processing order: index ``k`` is input
             step ``T - 1 - k`` (see `time_index`), as Keras orders a backward layer's outputs.
+        extra: ``extra["computed"]``: the states the cell's step computed at each step before
+            masking (``hidden``, ``cell``), from the same step function as the gates.
 
     """
 
