@@ -18,6 +18,9 @@ faster with one ``[x_t | h] @ [kernel; recurrent_kernel]`` per step (BENCHMARKS.
 A masked step (``mask[b, t] == False``) carries ``h`` and ``c`` unchanged and emits the previous
 ``h`` (or zeros with ``zero_output_for_mask``), so any mask pattern works: right or left
 padding, holes, fully masked rows.
+
+`lstm_path` is the one place that chooses the path; `time_major_mask` the one conversion of
+a ``(B, T)`` mask; every cell step can return its `Gates` (``return_gates=True``).
 """
 
 from __future__ import annotations
