@@ -71,12 +71,16 @@ def resolve_layer(model, layer=None):
     )
 
 
-def check_inputs(model, x) -> np.ndarray:
-    """Return ``x`` as an array ``(B, T, F)``, or raise a ValueError that says what to change."""
-    arr = np.asarray(x)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"x must be a numeric array (batch, timesteps, features); received "
-                         f"dtype {arr.dtype}.")
+def check_inputs(model, x):
+    """Return ``x`` as an array ``(B, T, F)``, or raise a ValueError that says what to change.
+
+    A model with several inputs takes a list (or dict) of arrays, each checked for numbers.
+    """
+    if isinstance(x, dict):
+        return {k: _numeric(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and len(getattr(model, "inputs", ())) > 1:
+        return [_numeric(v) for v in x]
+    arr = _numeric(x)
     if arr.ndim != 3:
         hint = " For one sequence use x[None] to add the batch axis." if arr.ndim == 2 else ""
         raise ValueError(f"x must have shape (batch, timesteps, features); received shape "
@@ -85,6 +89,14 @@ def check_inputs(model, x) -> np.ndarray:
     if expected is not None and expected[-1] is not None and expected[-1] != arr.shape[-1]:
         raise ValueError(f"The model expects {expected[-1]} features per step (input shape "
                          f"{tuple(expected)}); x has shape {arr.shape}.")
+    return arr
+
+
+def _numeric(x) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"x must be a numeric array (batch, timesteps, features); received "
+                         f"dtype {arr.dtype}.")
     if not np.all(np.isfinite(arr)):
         raise ValueError("x contains NaN or infinite values; clean or mask them (Masking layer "
                          "with a padding value) before inspecting.")

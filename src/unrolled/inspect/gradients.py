@@ -1,9 +1,12 @@
 """`gradient_flow`: how much the loss depends on the state at each time step.
 
-The perturbation trick: the traced layer is re-run with zero-valued offsets added to ``h_t``
-and ``c_t`` after every step and to every gate's pre-activation; the gradient of the loss with
-respect to those offsets is exactly ``dLoss/dh_t``, ``dLoss/dc_t`` and ``dLoss/dz_t`` (the
-total derivative through all later steps), and adding zeros leaves the forward pass unchanged.
+The perturbation trick: the model's own forward pass runs inside a
+`unrolled.layers.capture.Capture` that gives the traced layer zero-valued offsets to add to
+``h_t`` and ``c_t`` after every step and to every gate's pre-activation (`unrolled.ops.rnn.scan`'s
+``state_offsets``; the layer then takes the generic scan, whose gradients JAX derives); the
+gradient of the loss with respect to those offsets is exactly ``dLoss/dh_t``, ``dLoss/dc_t`` and
+``dLoss/dz_t`` (the total derivative through all later steps), and adding zeros leaves the
+forward pass unchanged.
 Norms that shrink towards early steps are vanishing gradients; norms that grow, exploding ones.
 """
 
@@ -16,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from unrolled.inspect._common import GATES, STATES, check_inputs, kind_of, resolve_layer
-from unrolled.inspect.trace import forward_from, forward_to, layer_output, run_instrumented
+from unrolled.inspect.trace import run_captured
 from unrolled.training import losses as losses_module
 
 
@@ -72,8 +75,9 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
     """Per time step gradients of the loss with respect to ``h_t``, ``c_t`` and every gate.
 
     Args:
-        model: a `Sequential` model with a recurrent layer.
-        x: inputs ``(B, T, F)``; float64 inputs compute in float64 when ``jax_enable_x64`` is on.
+        model: a model with a recurrent layer (Sequential or functional).
+        x: inputs ``(B, T, F)`` (a list for several inputs); float64 inputs compute in float64
+            when ``jax_enable_x64`` is on.
         y: targets, as for ``model.fit``.
         layer: which recurrent layer (name, index or the layer; default the first).
         loss: loss name or object; defaults to the compiled model's loss.
@@ -100,7 +104,7 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
         3.64e-12
 
     """
-    index, lay = resolve_layer(model, layer)
+    _, lay = resolve_layer(model, layer)
     kind = kind_of(lay)
     if kind == "Bidirectional":
         raise ValueError(
@@ -114,31 +118,41 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
                          " or pass loss='binary_crossentropy' (or a Loss object).")
     loss_obj = losses_module.get(loss)
     arr = check_inputs(model, x)
-    y_arr = np.asarray(y, dtype=arr.dtype)
-    if y_arr.shape[0] != arr.shape[0]:
-        raise ValueError(f"x has {arr.shape[0]} samples but y has {y_arr.shape[0]}; they must "
-                         "match.")
-    inputs, mask = forward_to(model, arr, index)
-    b, t = inputs.shape[:2]
+    n = jax.tree.leaves(arr)[0].shape[0]
+    y_arr = np.asarray(y, dtype=np.result_type(*_dtypes(arr)))
+    if y_arr.shape[0] != n:
+        raise ValueError(f"x has {n} samples but y has {y_arr.shape[0]}; they must match.")
+    # the layer's input shape: one plain run (float32, whatever x's dtype) records it
+    _, _, cap = run_captured(model, _as_float32(arr), [lay])
+    b, t = cap[lay]["inputs"].shape[:2]
     u, n_gates = lay.cell.units, len(GATES[kind])
-    dtype = jnp.result_type(inputs.dtype, lay.cell.kernel.value.dtype)
-    zeros = {"states": [jnp.zeros((t, b, u), dtype) for _ in STATES[kind]],
-             "z": jnp.zeros((t, b, n_gates * u), dtype)}
+    dtype = jnp.result_type(*_dtypes(arr), lay.cell.kernel.value.dtype)
+    zeros = {"states": [jnp.zeros((b, t, u), dtype) for _ in STATES[kind]],
+             "gates": jnp.zeros((b, t, n_gates * u), dtype)}  # input order
 
     def loss_of(offsets):
-        rec = run_instrumented(lay, inputs, mask, offsets)
-        y_pred, out_mask = forward_from(model, index, inputs, mask, layer_output(lay, rec))
-        return loss_obj(y_arr, y_pred, mask=out_mask), rec["mask"]
+        y_pred, out_mask, cap = run_captured(model, arr, [lay], {lay: offsets})
+        return loss_obj(y_arr, y_pred, mask=out_mask), cap[lay]["mask"]
 
-    (value, keep), grads = jax.value_and_grad(loss_of, has_aux=True)(zeros)
+    (value, mask), grads = jax.value_and_grad(loss_of, has_aux=True)(zeros)
+    keep = np.ones((b, t), bool) if mask is None else np.asarray(mask)
 
-    def bm(a):
-        return np.asarray(jnp.swapaxes(a, 0, 1))  # (T, B, u) -> (B, T, u)
+    def processing(a):
+        a = np.asarray(a)  # (B, T, ...) in input order
+        return a[:, ::-1] if lay.go_backwards else a
 
-    gate_grads = np.split(bm(grads["z"]), n_gates, axis=-1)
+    gate_grads = np.split(processing(grads["gates"]), n_gates, axis=-1)
     return GradientFlow(
         layer_name=lay.name, loss=float(value),
-        states={n: bm(g) for n, g in zip(STATES[kind], grads["states"], strict=False)},
-        gates={g[0]: a for g, a in zip(GATES[kind], gate_grads, strict=False)},
-        mask=np.asarray(keep), go_backwards=bool(lay.go_backwards),
+        states={n: processing(g) for n, g in zip(STATES[kind], grads["states"], strict=True)},
+        gates={g[0]: a for g, a in zip(GATES[kind], gate_grads, strict=True)},
+        mask=processing(keep), go_backwards=bool(lay.go_backwards),
     )
+
+
+def _dtypes(x) -> list:
+    return [a.dtype for a in jax.tree.leaves(x)]
+
+
+def _as_float32(x):
+    return jax.tree.map(lambda a: np.asarray(a, np.float32), x)

@@ -110,8 +110,8 @@ def step_by_step(model, x, sample: int = 0, t: int | None = None, unit: int = 0,
     """Walk one time step of one cell with the model's weights and the user's data.
 
     Args:
-        model: a `Sequential` model with a recurrent layer.
-        x: inputs ``(B, T, F)``.
+        model: a model with a recurrent layer (or the layer itself).
+        x: inputs ``(B, T, F)`` (a list for a model with several inputs).
         sample: which sequence of the batch.
         t: time step in processing order (default: the sample's last unmasked step).
         unit: which cell.
@@ -136,7 +136,8 @@ def step_by_step(model, x, sample: int = 0, t: int | None = None, unit: int = 0,
     if kind_of(lay) == "Bidirectional":
         raise ValueError(f"{lay.name!r} is Bidirectional; step_by_step walks one direction. "
                          "Use unrolled.inspect.trace(model, x).forward / .backward instead.")
-    b = np.asarray(x).shape[0] if np.ndim(x) == 3 else None
+    first = x[0] if isinstance(x, (list, tuple)) else x
+    b = np.asarray(first).shape[0] if np.ndim(first) == 3 else None
     if b is not None:
         sample = check_index("sample", sample, b, "x (the batch)")
     tr = run_trace(model, x, lay)
@@ -159,16 +160,9 @@ def step_by_step(model, x, sample: int = 0, t: int | None = None, unit: int = 0,
     masked = not bool(tr.mask[sample, t])
     c_new = None if cell is None else float(cell[sample, t, unit])
     h_new = float(hidden[t, unit])
-    if tr.layer_type == "LSTM":
-        i, f, g, o = (gs.activation for gs in gates)
-        c_comp = np.float32(f) * np.float32(c_prev) + np.float32(i) * np.float32(g)
-        h_comp = float(np.float32(o) * np.tanh(np.float32(c_comp)))
-        c_comp = float(c_comp)
-    elif tr.layer_type == "GRU":
-        z, _, hh = (gs.activation for gs in gates)
-        c_comp, h_comp = None, float(z * h_prev[unit] + (1.0 - z) * hh)
-    else:
-        c_comp, h_comp = None, gates[0].activation
+    computed = tr.extra["computed"]  # what the cell's own step computed, before masking
+    c_comp = None if cell is None else float(computed["cell"][sample, t, unit])
+    h_comp = float(computed["hidden"][sample, t, unit])
     return Step(tr.layer_name, tr.layer_type, sample, t, unit, tr.units,
                 tr.inputs[sample, t], h_prev, c_prev, gates, c_new, h_new, masked, c_comp,
                 h_comp)

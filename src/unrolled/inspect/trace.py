@@ -1,28 +1,30 @@
 """`trace`: every gate, cell state and hidden state of a recurrent layer, at every time step.
 
-The model's layers before the traced one run as usual; the traced layer is then re-run with an
-instrumented scan that performs the layer's own arithmetic (`unrolled.ops.rnn.lstm_step` for
-an LSTM) and keeps every intermediate. Masked steps carry the states exactly as the layer does,
-so ``trace.hidden`` is the layer's own state sequence and the last processed step is its output.
+The model runs its own forward pass (the code `predict` runs, whatever the graph: Sequential,
+functional with merges, Bidirectional, stacked layers) inside a
+`unrolled.layers.capture.Capture`, in which the traced layer also keeps its states after every
+step. Its outputs and states are therefore the model's own, bit for bit. The gates are then
+read from those states by the cell's own step function (``cell.step(..., return_gates=True)``,
+i.e. `unrolled.ops.rnn.lstm_step`), applied to every step at once: at step ``t`` from the
+input ``x_t`` and the states the layer carried out of step ``t - 1``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.inspect import _cells
 from unrolled.inspect._common import (
     GATES,
     STATES,
     check_inputs,
     kind_of,
-    model_layers,
     resolve_layer,
 )
+from unrolled.layers.capture import Capture
+from unrolled.layers.variables import StatelessScope
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Trace:
         output: what the layer returns (``(B, T, u)`` or ``(B, u)``).
         go_backwards: if ``True`` every time axis is in processing order: index ``k`` is input
             step ``T - 1 - k`` (see `time_index`), as Keras orders a backward layer's outputs.
+        extra: ``extra["computed"]``: the states the cell's step computed at each step before
+            masking (``hidden``, ``cell``), from the same step function as the gates.
 
     """
 
@@ -100,132 +104,91 @@ class BidirectionalTrace:
     layer_type: str = "Bidirectional"
 
 
-def run_instrumented(layer, inputs, mask, offsets=None):
-    """Run one LSTM/GRU/SimpleRNN layer step by step, keeping every intermediate (jax arrays).
+def run_captured(model, x, layers, offsets=None):
+    """Run ``model``'s own inference forward on ``x`` while recording ``layers``.
 
-    Args:
-        layer: the recurrent layer.
-        inputs: ``(B, T, D)`` in input order.
-        mask: boolean ``(B, T)`` or ``None``.
-        offsets: optional ``{"states": [(T, B, u) per state], "z": (T, B, G*u)}`` added to the
-            states after each step and to the pre-activations (zeros leave values unchanged;
-            `gradient_flow` differentiates with respect to them).
-
-    Returns:
-        dict with ``gates``, ``recurrent`` (lists of ``(B, T, u)``), ``states`` (list of
-        ``(B, T, u)``), ``input_part`` ``(B, T, G*u)``, ``bias``, ``mask`` ``(B, T)``,
-        ``inputs``, ``sequence`` (the emitted outputs) and ``last``, in processing order.
-
+    Returns ``(outputs, output_mask, capture)``; ``capture[layer]`` is the layer's record (see
+    `unrolled.layers.capture`). Nothing in the model changes (a stateful layer's new states
+    are collected by the `StatelessScope`, not assigned).
     """
+    with Capture(layers, offsets) as cap:
+        if hasattr(model, "_stateless_forward"):
+            tv = [w.value for w in model.trainable_weights]
+            ntv = [w.value for w in model.non_trainable_weights]
+            y, mask, _ = model._stateless_forward(tv, ntv, x, False, None)
+        else:  # a bare layer
+            with StatelessScope():
+                y, mask = model._forward(jnp.asarray(x), None, False)
+    return y, mask, cap
+
+
+def processing_order(layer, record):
+    """Return the layer's ``(inputs (B, T, D), keep (B, T))`` in processing order."""
+    x = jnp.asarray(record["inputs"])  # (B, T, D)
+    mask = record["mask"]
+    keep = jnp.ones(x.shape[:2], bool) if mask is None else jnp.asarray(mask)  # (B, T)
+    if layer.go_backwards:
+        x, keep = jnp.flip(x, 1), jnp.flip(keep, 1)  # (B, T, D), (B, T)
+    return x, keep
+
+
+def _gates_from_states(cell, x, record):
+    """Every step's `Gates` and new states from the layer's own states, via ``cell.step``."""
+    prev = [jnp.concatenate([s0[:, None], s[:, :-1]], axis=1)  # (B, T, n): out of step t - 1
+            for s0, s in zip(record["initial_states"], record["states"], strict=True)]
+    _, computed, gates = cell.step(cell.project(x), prev, None, return_gates=True)
+    return computed, gates
+
+
+def _input_bias(cell):
+    """Return the bias added on the input side (a GRU with ``reset_after`` keeps two rows)."""
+    if cell.bias is None:
+        return None
+    bias = cell.bias.value
+    return bias[0] if bias.ndim == 2 else bias  # (G*u,)
+
+
+def _to_trace(layer, record) -> Trace:
     kind = kind_of(layer)
     cell = layer.cell
-    step, bias = _cells.STEPS[kind](cell)
-    x = jnp.asarray(inputs)  # (B, T, D)
-    b, t = x.shape[:2]
-    keep = jnp.ones((b, t), bool) if mask is None else jnp.asarray(mask).astype(bool)  # (B, T)
-    if layer.go_backwards:
-        x, keep = jnp.flip(x, 1), jnp.flip(keep, 1)  # processing order
-    x_part = x @ cell.kernel.value  # (B, T, G*u)
-    zx = x_part if bias is None else x_part + bias  # (B, T, G*u)
-    n_states = len(STATES[kind])
-    init = [jnp.zeros((b, cell.units), zx.dtype) for _ in range(n_states)]  # (B, u) each
-    if offsets is None:
-        e_states = [jnp.zeros((t, b, cell.units), zx.dtype) for _ in range(n_states)]
-        e_z = jnp.zeros((t, *zx.shape[::2]), zx.dtype)  # (T, B, G*u)
-    else:
-        e_states, e_z = offsets["states"], offsets["z"]
-
-    def body(states, xs):
-        zx_t, keep_t, es_t, ez_t = xs
-        new, gates, rec = step(zx_t, states, ez_t)
-        new = [jnp.where(keep_t[:, None], n, s) + e
-               for n, s, e in zip(new, states, es_t, strict=True)]
-        return new, (gates, rec, new)
-
-    xs = (jnp.swapaxes(zx, 0, 1), keep.T, e_states, e_z)  # time-major
-    _, (gates, rec, states) = jax.lax.scan(body, init, xs)
-
-    def bm(a):
-        return jnp.swapaxes(a, 0, 1)  # (T, B, u) -> (B, T, u)
-
-    states = [bm(s) for s in states]
-    seq = states[0]  # (B, T, u)
-    if layer.zero_output_for_mask:
-        seq = jnp.where(keep[..., None], seq, 0.0)  # (B, T, u)
-    return {"gates": [bm(g) for g in gates], "recurrent": [bm(r) for r in rec],
-            "states": states, "input_part": x_part, "bias": bias, "mask": keep, "inputs": x,
-            "sequence": seq, "last": seq[:, -1]}
-
-
-def layer_output(layer, record):
-    """Return what the layer itself returns, from `run_instrumented`'s record (input order)."""
-    return record["sequence"] if layer.return_sequences else record["last"]
-
-
-def forward_to(model, x, index):
-    """Run the layers before ``model.layers[index]``: ``(inputs, mask)`` of that layer."""
-    layers = model_layers(model)
-    h, mask = jnp.asarray(x), None
-    for layer in layers[:index]:
-        h, mask = layer._forward(h, mask, False)
-    return h, mask
-
-
-def forward_from(model, index, inputs, mask, output):
-    """Run the layers after ``model.layers[index]`` on that layer's ``output``."""
-    layers = model_layers(model)
-    out_mask = layers[index].compute_mask(inputs, mask)
-    h = output
-    for layer in layers[index + 1:]:
-        h, out_mask = layer._forward(h, out_mask, False)
-    return h, out_mask
-
-
-def _to_trace(layer, kind, rec) -> Trace:
     names = [g[0] for g in GATES[kind]]
-    u = layer.cell.units
-    parts = np.split(np.asarray(rec["input_part"]), len(names), axis=-1)
-    bias = None if rec["bias"] is None else np.asarray(rec["bias"])
-    biases = np.split(bias, len(names)) if bias is not None else [np.zeros(u, parts[0].dtype)] * \
-        len(names)
-    recs = [np.asarray(r) for r in rec["recurrent"]]
+    u = cell.units
+    x, keep = processing_order(layer, record)
+    computed, gates = _gates_from_states(cell, x, record)
+    parts = np.split(np.asarray(x @ cell.kernel.value), len(names), axis=-1)
+    bias = _input_bias(cell)
+    biases = np.split(np.asarray(bias), len(names)) if bias is not None else \
+        [np.zeros(u, parts[0].dtype)] * len(names)
+
+    def arrays(values):
+        return {n: np.asarray(v) for n, v in zip(names, values, strict=True)}
+
     return Trace(
-        layer_name=layer.name, layer_type=kind, units=u,
-        gates={n: np.asarray(g) for n, g in zip(names, rec["gates"], strict=False)},
-        pre_activations={n: p + r + bb
-                         for n, p, r, bb in zip(names, parts, recs, biases, strict=True)},
+        layer_name=layer.name, layer_type=kind, units=u, gates=arrays(gates.activations),
+        pre_activations=arrays(gates.pre_activations),
         input_parts=dict(zip(names, parts, strict=True)),
-        recurrent_parts=dict(zip(names, recs, strict=True)),
-        bias_parts=dict(zip(names, biases, strict=False)),
-        states={n: np.asarray(s) for n, s in zip(STATES[kind], rec["states"], strict=False)},
-        mask=np.asarray(rec["mask"]), inputs=np.asarray(rec["inputs"]),
-        output=np.asarray(layer_output(layer, rec)), go_backwards=bool(layer.go_backwards),
+        recurrent_parts=arrays(gates.recurrent),
+        bias_parts=dict(zip(names, biases, strict=True)),
+        states={n: np.asarray(s) for n, s in zip(STATES[kind], record["states"], strict=True)},
+        mask=np.asarray(keep), inputs=np.asarray(x), output=np.asarray(record["output"]),
+        go_backwards=bool(layer.go_backwards),
+        extra={"computed": {n: np.asarray(s) for n, s in zip(STATES[kind], computed,
+                                                              strict=True)}},
     )
-
-
-def _merge(mode, a, b):
-    if mode == "concat":
-        return jnp.concatenate([a, b], axis=-1)
-    if mode == "sum":
-        return a + b
-    if mode == "mul":
-        return a * b
-    if mode == "ave":
-        return (a + b) / 2
-    return [a, b]
 
 
 def trace(model, x, layer=None) -> Trace | BidirectionalTrace:
     """Record every gate, cell state and hidden state of one recurrent layer over ``x``.
 
     Args:
-        model: a `Sequential` model (or a bare recurrent layer).
-        x: inputs ``(B, T, F)`` for the model.
+        model: a model (`Sequential` or functional) or a bare recurrent layer.
+        x: inputs for the model (``(B, T, F)``; a list for a model with several inputs).
         layer: the recurrent layer to trace: its name, its index in ``model.layers`` or the
             layer itself; ``None`` traces the first recurrent layer.
 
     Returns:
-        A `Trace` (a `BidirectionalTrace` for a ``Bidirectional`` layer).
+        A `Trace` (a `BidirectionalTrace` for a ``Bidirectional`` layer). Its states and output
+        are those of the model's own forward pass, bit for bit.
 
     Raises:
         ValueError: if the model has no recurrent layer, ``layer`` names none, or ``x`` has the
@@ -238,22 +201,20 @@ def trace(model, x, layer=None) -> Trace | BidirectionalTrace:
         >>> tr = inspect.trace(model, np.ones((2, 5, 1), "float32"))
         >>> tr.forget_gate.shape, tr.cell.shape
         ((2, 5, 3), (2, 5, 3))
-        >>> bool(np.allclose(tr.hidden[:, -1], model.predict(np.ones((2, 5, 1)), verbose=0)))
+        >>> bool((tr.output == model.predict(np.ones((2, 5, 1)), verbose=0)).all())
         True
 
     """
-    index, lay = resolve_layer(model, layer)
+    _, lay = resolve_layer(model, layer)
     arr = check_inputs(model, x)
-    inputs, mask = forward_to(model, arr, index)
-    kind = kind_of(lay)
-    if kind != "Bidirectional":
-        return _to_trace(lay, kind, run_instrumented(lay, inputs, mask))
+    if kind_of(lay) != "Bidirectional":
+        _, _, cap = run_captured(model, arr, [lay])
+        return _to_trace(lay, cap[lay])
     fwd, bwd = lay.forward_layer, lay.backward_layer
-    rf, rb = run_instrumented(fwd, inputs, mask), run_instrumented(bwd, inputs, mask)
-    of, ob = layer_output(fwd, rf), layer_output(bwd, rb)
+    _, _, cap = run_captured(model, arr, [fwd, bwd])
+    of, ob = cap[fwd]["output"], cap[bwd]["output"]
     if lay.return_sequences:
-        ob = jnp.flip(ob, 1)
-    merged = _merge(lay.merge_mode, of, ob)
+        ob = jnp.flip(ob, 1)  # (B, T, u), back in input order (as Bidirectional.call)
+    merged = lay._merge(of, ob)  # the layer's own merge
     out = [np.asarray(m) for m in merged] if isinstance(merged, list) else np.asarray(merged)
-    return BidirectionalTrace(lay.name, _to_trace(fwd, kind_of(fwd), rf),
-                              _to_trace(bwd, kind_of(bwd), rb), out)
+    return BidirectionalTrace(lay.name, _to_trace(fwd, cap[fwd]), _to_trace(bwd, cap[bwd]), out)

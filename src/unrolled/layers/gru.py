@@ -91,14 +91,16 @@ class GRUCell(DropoutRNNCell):
         in_bias, _ = split_bias(None if self.bias is None else self.bias.value, self.reset_after)
         return project(inputs, self.kernel.value, in_bias, input_masks)
 
-    def step(self, x_proj, states, recurrent_masks=None):
-        """Recurrent side: ``x_proj (B, 3u)``, ``[h]`` -> ``(h, [h])``."""
+    def step(self, x_proj, states, recurrent_masks=None, return_gates=False):
+        """Recurrent side: ``x_proj (B, 3u)``, ``[h]`` -> ``(h, [h])`` (and `Gates`)."""
         _, rec_bias = split_bias(None if self.bias is None else self.bias.value,
                                  self.reset_after)
-        h, _ = gru_step(x_proj, states[0], self.recurrent_kernel.value, rec_bias,
-                        self.activation, self.recurrent_activation, self.reset_after,
-                        recurrent_masks)
-        return h, [h]
+        out = gru_step(x_proj, states[0], self.recurrent_kernel.value, rec_bias,
+                       self.activation, self.recurrent_activation, self.reset_after,
+                       recurrent_masks, return_gates=return_gates)
+        if return_gates:
+            return out[0], [out[0]], out[1]
+        return out, [out]
 
     def get_config(self):
         """Return the constructor arguments (Keras's keys)."""

@@ -99,14 +99,19 @@ class LSTMCell(DropoutRNNCell):
         bias = None if self.bias is None else self.bias.value
         return project(inputs, self.kernel.value, bias, input_masks)
 
-    def step(self, z_x, states, recurrent_masks=None):
-        """Recurrent side: ``z_x (B, 4u)``, ``[h, c]`` -> ``(h, [h, c])``."""
+    def step(self, z_x, states, recurrent_masks=None, return_gates=False):
+        """Recurrent side: ``z_x (B, 4u)``, ``[h, c]`` -> ``(h, [h, c])`` (and `Gates`).
+
+        ``return_gates`` adds the step's `unrolled.ops.rnn.Gates` (what `unrolled.inspect`
+        shows); any leading axes broadcast, as in `unrolled.ops.rnn.lstm_step`.
+        """
         h, c = states
         if recurrent_masks is not None:
             h = h * recurrent_masks[0]  # (B, u)
-        h, c, _ = rnn.lstm_step(z_x, h, c, self.recurrent_kernel.value, self.activation,
-                                self.recurrent_activation)
-        return h, [h, c]
+        out = rnn.lstm_step(z_x, h, c, self.recurrent_kernel.value, self.activation,
+                            self.recurrent_activation, return_gates=return_gates)
+        h, c = out[:2]
+        return (h, [h, c], out[2]) if return_gates else (h, [h, c])
 
     def get_config(self):
         """Return the constructor arguments (Keras's keys)."""
@@ -180,18 +185,22 @@ class LSTM(RNN):
                          zero_output_for_mask=zero_output_for_mask, **kwargs)
         self.use_cudnn = use_cudnn
 
-    def inner_loop(self, inputs, initial_state, mask, training):
-        """`unrolled.ops.rnn.lstm` (hoisted projection, fused step) unless dropout is active."""
-        in_masks, rec_masks = self.cell.current_masks()
-        if in_masks is not None or rec_masks is not None:
-            return super().inner_loop(inputs, initial_state, mask, training)
+    def inner_loop(self, inputs, initial_state, mask, training, return_states=False,
+                   offsets=None):
+        """`unrolled.ops.rnn.lstm`, which chooses the path (`unrolled.ops.rnn.lstm_path`)."""
         cell = self.cell
+        in_masks, rec_masks = cell.current_masks()
+        offsets = offsets or {}
         return rnn.lstm(
             inputs, cell.kernel.value, cell.recurrent_kernel.value,
             None if cell.bias is None else cell.bias.value, mask=mask,
             initial_state=initial_state, activation=cell.activation,
             recurrent_activation=cell.recurrent_activation, go_backwards=self.go_backwards,
             zero_output_for_mask=self.zero_output_for_mask, unroll=self._unroll_arg(inputs),
+            input_dropout=None if in_masks is None else in_masks[0],
+            recurrent_dropout=None if rec_masks is None else rec_masks[0],
+            state_offsets=offsets.get("states"), gate_offsets=offsets.get("gates"),
+            return_states=return_states,
         )
 
     def get_config(self):

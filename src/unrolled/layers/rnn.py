@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from unrolled.layers import capture
 from unrolled.layers.base import Layer
 from unrolled.layers.random import SeedGenerator
 from unrolled.layers.stacked import (
@@ -304,16 +305,22 @@ class RNN(Layer):
     def _unroll_arg(self, inputs):
         return max(1, inputs.shape[1]) if self.unroll else 1
 
-    def inner_loop(self, inputs, initial_state, mask, training):
-        """Return ``(last_output, outputs, flat_final_states)``.
+    def inner_loop(self, inputs, initial_state, mask, training, return_states=False,
+                   offsets=None):
+        """Return ``(last_output, outputs, flat_final_states)`` (and the state sequences).
 
         Built-in cells get the input projection for all steps in one matmul; other cells
-        (and stacks) are called step by step.
+        (and stacks) are called step by step. ``return_states`` and ``offsets`` are those of
+        `unrolled.ops.rnn.scan` (set by a `unrolled.layers.capture.Capture`); ``offsets`` is
+        ``{"states": [(B, T, n) per flat state], "gates": (B, T, G*u)}``.
         """
         cell = self.cell
+        offsets = offsets or {}
         if hasattr(cell, "project") and hasattr(cell, "step"):
             in_masks, rec_masks = cell.current_masks()
             xs = cell.project(inputs, in_masks)  # (B, T, G*u)
+            if offsets.get("gates") is not None:
+                xs = xs + offsets["gates"]  # (B, T, G*u)
 
             def step_fn(x_t, flat):
                 out, new = cell.step(x_t, list(flat), rec_masks)
@@ -331,21 +338,26 @@ class RNN(Layer):
         first = n - len(_flat_sizes(cell.state_size[-1])) if stacked else 0
         perm = [first] + [i for i in range(n) if i != first]
 
-        def step(x_t, carry):
+        def unpermute(values):
             flat = [None] * n
             for j, i in enumerate(perm):
-                flat[i] = carry[j]
-            out, new = step_fn(x_t, flat)
+                flat[i] = values[j]
+            return flat
+
+        def step(x_t, carry):
+            out, new = step_fn(x_t, unpermute(carry))
             return out, [new[i] for i in perm]
 
-        last, outputs, final = rnn.scan(
+        state_offsets = offsets.get("states")
+        result = rnn.scan(
             step, xs, [initial_state[i] for i in perm], mask=mask,
             go_backwards=self.go_backwards, zero_output_for_mask=self.zero_output_for_mask,
-            unroll=self._unroll_arg(inputs))
-        flat_final = [None] * n
-        for j, i in enumerate(perm):
-            flat_final[i] = final[j]
-        return last, outputs, flat_final
+            unroll=self._unroll_arg(inputs), return_states=return_states,
+            state_offsets=None if state_offsets is None else [state_offsets[i] for i in perm])
+        last, outputs, final = result[:3]
+        if return_states:
+            return last, outputs, unpermute(final), unpermute(result[3])
+        return last, outputs, unpermute(final)
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
         """Run the cell over ``inputs (B, T, F)``; see the class docstring."""
@@ -358,11 +370,14 @@ class RNN(Layer):
                     f"Layer {self.name!r}: mask expected shape {tuple(inputs.shape[:2])} "
                     f"(batch, timesteps), received {tuple(mask.shape)}."
                 )
+        request = capture.requested(self)  # None outside unrolled.inspect
+        extra = {} if request is None else {"return_states": True, "offsets": request.offsets}
         prepare = getattr(self.cell, "prepare_dropout", None)
         if prepare is not None:
             prepare(inputs.shape[0], inputs.shape[-1], training)
         try:
-            last, outputs, final = self.inner_loop(inputs, states, mask, training)
+            last, outputs, final, *seqs = self.inner_loop(inputs, states, mask, training,
+                                                          **extra)
         finally:
             if prepare is not None:
                 self.cell.clear_dropout()
@@ -370,6 +385,9 @@ class RNN(Layer):
             for var, value in zip(self._state_vars, final, strict=True):
                 var.assign(value)
         output = outputs if self.return_sequences else last
+        if request is not None:
+            request.record(inputs=inputs, mask=mask, initial_states=states, states=seqs[0],
+                           output=output)
         if self.return_state:
             return [output, *self._structure(final)]
         return output

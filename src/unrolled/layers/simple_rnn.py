@@ -68,13 +68,16 @@ class SimpleRNNCell(DropoutRNNCell):
         bias = None if self.bias is None else self.bias.value
         return project(inputs, self.kernel.value, bias, input_masks)
 
-    def step(self, x_proj, states, recurrent_masks=None):
-        """Recurrent side: ``x_proj (B, u)``, ``[h]`` -> ``(h, [h])``."""
+    def step(self, x_proj, states, recurrent_masks=None, return_gates=False):
+        """Recurrent side: ``x_proj (B, u)``, ``[h]`` -> ``(h, [h])`` (and `Gates`)."""
         h = states[0]
         if recurrent_masks is not None:
             h = h * recurrent_masks[0]  # (B, u)
-        h = simple_rnn_step(x_proj, h, self.recurrent_kernel.value, self.activation)
-        return h, [h]
+        out = simple_rnn_step(x_proj, h, self.recurrent_kernel.value, self.activation,
+                              return_gates=return_gates)
+        if return_gates:
+            return out[0], [out[0]], out[1]
+        return out, [out]
 
     def get_config(self):
         """Return the constructor arguments (Keras's keys)."""

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from unrolled.ops import activations
-from unrolled.ops.rnn import scan
+from unrolled.ops.rnn import Gates, scan
 
 
 def split_bias(bias: jax.Array | None, reset_after: bool
@@ -46,7 +46,8 @@ def gru_step(
     recurrent_activation: Callable = jax.nn.sigmoid,
     reset_after: bool = True,
     recurrent_masks: Sequence[jax.Array] | None = None,
-) -> tuple[jax.Array, tuple[jax.Array, jax.Array, jax.Array]]:
+    return_gates: bool = False,
+):
     """One GRU step from the precomputed input part ``x_proj = x_t @ kernel + input_bias``.
 
     Args:
@@ -59,9 +60,12 @@ def gru_step(
         reset_after: apply the reset gate after the recurrent matmul (Keras default).
         recurrent_masks: optional three ``(B, u)`` dropout masks applied to ``h`` for the
             z, r and h parts (Keras's implementation 1).
+        return_gates: also return the step's `unrolled.ops.rnn.Gates` ``[z, r, hh]``.
+
+    Any leading axes broadcast (``(B, T, ...)`` computes every step from the previous states).
 
     Returns:
-        ``(h_t (B, u), (z, r, hh))``.
+        ``h_t (B, u)``, or ``(h_t, Gates)`` with ``return_gates``.
 
     """
     u = h.shape[-1]
@@ -84,14 +88,19 @@ def gru_step(
             i_r = i_r + recurrent_bias[u:2 * u]  # (B, u)
             if reset_after:
                 i_h = i_h + recurrent_bias[2 * u:]  # (B, u)
-    z = recurrent_activation(x_z + i_z)  # (B, u)
-    r = recurrent_activation(x_r + i_r)  # (B, u)
+    pre_z, pre_r = x_z + i_z, x_r + i_r  # (B, u), (B, u)
+    z = recurrent_activation(pre_z)  # (B, u)
+    r = recurrent_activation(pre_r)  # (B, u)
     if reset_after:
-        hh = activation(x_h + r * i_h)  # (B, u)
+        rec_h = r * i_h  # (B, u)
     else:
-        hh = activation(x_h + (r * h_h) @ recurrent_kernel[:, 2 * u:])  # (B, u)
+        rec_h = (r * h_h) @ recurrent_kernel[:, 2 * u:]  # (B, u)
+    pre_h = x_h + rec_h  # (B, u)
+    hh = activation(pre_h)  # (B, u)
     h_new = z * h + (1.0 - z) * hh  # (B, u)
-    return h_new, (z, r, hh)
+    if not return_gates:
+        return h_new
+    return h_new, Gates((pre_z, pre_r, pre_h), (z, r, hh), (i_z, i_r, rec_h))
 
 
 def gru(
@@ -148,7 +157,7 @@ def gru(
         initial_state = [jnp.zeros((x.shape[0], units), x_proj.dtype)]  # (B, u)
 
     def step(x_t, states):
-        h_new, _ = gru_step(x_t, states[0], recurrent_kernel, rec_bias, act, rec_act,
+        h_new = gru_step(x_t, states[0], recurrent_kernel, rec_bias, act, rec_act,
                             reset_after)
         return h_new, [h_new]
 

@@ -312,17 +312,27 @@ def plans_for(batch: int):
     return own, plan(rows, FORWARD_SIZES), own
 
 
-def lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep):
+def lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep, return_states=False):
     """Run `recurrence` on time-major ``xs (T, B, D)`` and ``keep (T, B, 1)`` in the input order.
 
     Returns ``(H (T, B, u), h_T, c_T)`` with ``H[t]`` the carried ``h`` after step ``t`` (it
-    repeats the previous output at masked steps), as the plain scan gives it.
+    repeats the previous output at masked steps), as the plain scan gives it; with
+    ``return_states`` ``(H, C, h_T, c_T)``, ``C (T, B, u)`` the carried ``c`` alike (the same
+    forward run with its gates kept, not differentiable).
     """
     order, last = sort_by_length(keep)  # (B,), (B,)
     plans = plans_for(xs.shape[1])
-    hs, h, c = recurrence(xs[:, order], kernel, recurrent_kernel, bias, h0[order], c0[order],
-                          keep[:, order], last, plans)  # (T, B, u), (B, u), (B, u)
+    args = (xs[:, order], kernel, recurrent_kernel, bias, h0[order], c0[order], keep[:, order],
+            last)
+    if return_states:
+        hs, gates, h, c, _ = _forward(*args, plans[0], True)  # gates (T, 5, B, u)
+        seqs = [hs, gates[:, 4]]  # (T, B, u) each
+    else:
+        hs, h, c = recurrence(*args, plans)  # (T, B, u), (B, u), (B, u)
+        seqs = [hs]
     t = jnp.arange(xs.shape[0], dtype=last.dtype)[:, None, None]  # (T, 1, 1)
-    hs = jnp.where(t < last[None, :, None], hs, h[None])  # (T, B, u): skipped steps carry h_T
+    ran = t < last[None, :, None]  # (T, B, 1): skipped steps carry the final state
+    seqs = [jnp.where(ran, s, final[None])  # (T, B, u)
+            for s, final in zip(seqs, (h, c), strict=False)]
     back = jnp.argsort(order)  # (B,)
-    return hs[:, back], h[back], c[back]
+    return (*(s[:, back] for s in seqs), h[back], c[back])

@@ -18,12 +18,16 @@ faster with one ``[x_t | h] @ [kernel; recurrent_kernel]`` per step (BENCHMARKS.
 A masked step (``mask[b, t] == False``) carries ``h`` and ``c`` unchanged and emits the previous
 ``h`` (or zeros with ``zero_output_for_mask``), so any mask pattern works: right or left
 padding, holes, fully masked rows.
+
+`lstm_path` is the one place that chooses the path; `time_major_mask` the one conversion of
+a ``(B, T)`` mask; every cell step can return its `Gates` (``return_gates=True``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +36,29 @@ import numpy as np
 from unrolled.ops import activations, packed
 
 StepFn = Callable[[jax.Array, list[jax.Array]], tuple[jax.Array, list[jax.Array]]]
+
+
+class Gates(NamedTuple):
+    """What a cell step computed, each a tuple of ``(..., u)`` arrays in kernel-block order.
+
+    ``pre_activations`` are the gates' arguments, ``activations`` their values and
+    ``recurrent`` the part of each pre-activation that comes from ``h_{t-1}``.
+    """
+
+    pre_activations: tuple
+    activations: tuple
+    recurrent: tuple
+
+
+def time_major_mask(mask: jax.Array | None, reverse: bool = False) -> jax.Array | None:
+    """Convert a boolean ``(B, T)`` mask to what every path reads: ``keep (T, B, 1)`` or None.
+
+    ``reverse`` flips time (processing order of a ``go_backwards`` layer).
+    """
+    if mask is None:
+        return None
+    keep = jnp.swapaxes(jnp.asarray(mask).astype(bool), 0, 1)[..., None]  # (T, B, 1)
+    return jnp.flip(keep, axis=0) if reverse else keep  # (T, B, 1)
 
 
 def scan(
@@ -43,7 +70,9 @@ def scan(
     go_backwards: bool = False,
     zero_output_for_mask: bool = False,
     unroll: int | bool = 1,
-) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+    state_offsets: Sequence[jax.Array] | None = None,
+    return_states: bool = False,
+):
     """Run ``step`` over the time axis of batch-major ``inputs`` with Keras's masking rules.
 
     Args:
@@ -55,40 +84,49 @@ def scan(
         go_backwards: process time in reverse; outputs come back in processing order, as Keras.
         zero_output_for_mask: emit zeros instead of the carried output at masked steps.
         unroll: passed to ``lax.scan`` (``True`` unrolls fully).
+        state_offsets: optional ``(B, T, n)`` per state, in input order, added to the states
+            after each step (and to the output, ``states[0]``); zeros change nothing, and the
+            gradient with respect to them is the loss's gradient with respect to each state.
+        return_states: also return the states after every step.
 
     Returns:
-        ``(last_output (B, n), outputs (B, T, n), final_states)``.
+        ``(last_output (B, n), outputs (B, T, n), final_states)``, and with ``return_states``
+        the list of state sequences ``(B, T, n)`` in processing order.
 
     """
     xs = jnp.swapaxes(inputs, 0, 1)  # (T, B, ...)
     states = list(initial_states)
-    if mask is None:
+    keep = time_major_mask(mask)  # (T, B, 1) or None
+    offsets = None
+    if state_offsets is not None:
+        offsets = [jnp.swapaxes(e, 0, 1) for e in state_offsets]  # (T, B, n) each
+        states = [s.astype(jnp.result_type(s, e)) for s, e in zip(states, offsets, strict=True)]
 
-        def body(carry, x_t):
-            out, new = step(x_t, carry)
-            return new, out
-
-        scan_xs = xs
-    else:
-        keep = jnp.swapaxes(mask.astype(bool), 0, 1)[..., None]  # (T, B, 1)
-
-        def body(carry, xm):
-            x_t, keep_t = xm
-            out, new = step(x_t, carry)
-            if zero_output_for_mask:
-                out = jnp.where(keep_t, out, jnp.zeros_like(out))  # (B, n)
-            else:
+    def body(carry, xm):
+        x_t, keep_t, off_t = xm
+        out, new = step(x_t, carry)
+        if keep_t is not None:
+            if not zero_output_for_mask:
                 out = jnp.where(keep_t, out, carry[0])  # (B, n)
             new = [jnp.where(keep_t, n, s) for n, s in zip(new, carry, strict=True)]
-            return new, out
+        if off_t is not None:
+            new = [n + e for n, e in zip(new, off_t, strict=True)]
+            out = out + off_t[0]  # (B, n)
+        if keep_t is not None and zero_output_for_mask:
+            out = jnp.where(keep_t, out, jnp.zeros_like(out))  # (B, n)
+        return new, ((out, new) if return_states else out)
 
-        scan_xs = (xs, keep)
-    final, outputs = jax.lax.scan(
-        body, states, scan_xs, reverse=go_backwards, unroll=unroll
-    )  # outputs (T, B, n)
+    final, ys = jax.lax.scan(
+        body, states, (xs, keep, offsets), reverse=go_backwards, unroll=unroll
+    )  # ys: outputs (T, B, n) [and states]
+    outputs, seqs = ys if return_states else (ys, None)
     if go_backwards:
-        outputs = jnp.flip(outputs, axis=0)
-    return outputs[-1], jnp.swapaxes(outputs, 0, 1), list(final)
+        outputs = jnp.flip(outputs, axis=0)  # (T, B, n)
+        seqs = None if seqs is None else [jnp.flip(s, axis=0) for s in seqs]
+    result = (outputs[-1], jnp.swapaxes(outputs, 0, 1), list(final))
+    if return_states:
+        return (*result, [jnp.swapaxes(s, 0, 1) for s in seqs])  # (B, T, n) each
+    return result
 
 
 def lstm_step(
@@ -98,14 +136,19 @@ def lstm_step(
     recurrent_kernel: jax.Array,
     activation: Callable = jnp.tanh,
     recurrent_activation: Callable = jax.nn.sigmoid,
-) -> tuple[jax.Array, jax.Array, tuple[jax.Array, ...]]:
+    return_gates: bool = False,
+):
     """One LSTM step from the precomputed input part ``z_x = x_t @ kernel + bias``.
 
+    Any leading axes broadcast: ``(B, 4u)`` for one step, ``(B, T, 4u)`` for every step at once
+    from the previous states ``(B, T, u)`` (how `unrolled.inspect` reads a layer's gates).
+
     Returns:
-        ``(h_t, c_t, (i, f, g, o))``, each ``(B, u)``.
+        ``(h_t, c_t)``, each ``(B, u)``, and with ``return_gates`` a `Gates` of ``[i, f, g, o]``.
 
     """
-    z = z_x + h @ recurrent_kernel  # (B, 4u)
+    z_rec = h @ recurrent_kernel  # (B, 4u)
+    z = z_x + z_rec  # (B, 4u)
     zi, zf, zg, zo = jnp.split(z, 4, axis=-1)  # 4 x (B, u)
     i = recurrent_activation(zi)  # (B, u)
     f = recurrent_activation(zf)  # (B, u)
@@ -113,7 +156,10 @@ def lstm_step(
     o = recurrent_activation(zo)  # (B, u)
     c_new = f * c + i * g  # (B, u)
     h_new = o * activation(c_new)  # (B, u)
-    return h_new, c_new, (i, f, g, o)
+    if not return_gates:
+        return h_new, c_new
+    recurrent = tuple(jnp.split(z_rec, 4, axis=-1))  # 4 x (B, u)
+    return h_new, c_new, Gates((zi, zf, zg, zo), (i, f, g, o), recurrent)
 
 
 def _recurrence_forward(x, kernel, recurrent_kernel, bias, h0, c0, keep, unroll, save):
@@ -204,33 +250,60 @@ def _recurrence_bwd(unroll, residuals, cotangents):
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
-def _lstm_fast(x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwards,
-               zero_output_for_mask, unroll):
-    """`lstm` for the tanh/sigmoid cell through `_recurrence` (same results, leaner gradient)."""
+def _lstm_fast(x, kernel, recurrent_kernel, bias, initial_state, keep, sort, go_backwards,
+               zero_output_for_mask, unroll, return_states):
+    """`lstm` for the tanh/sigmoid cell: `_recurrence`, or `packed` when ``sort``."""
     xs = jnp.swapaxes(x, 0, 1)  # (T, B, D)
-    keep = None if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)[..., None]  # (T, B, 1)
     if go_backwards:
         xs = jnp.flip(xs, axis=0)  # (T, B, D), processing order
-        keep = None if keep is None else jnp.flip(keep, axis=0)  # (T, B, 1)
     if bias is None:
         bias = jnp.zeros((recurrent_kernel.shape[-1],), recurrent_kernel.dtype)  # (4u,)
     h0, c0 = initial_state
-    if keep is not None and packed.PHASES > 1 and xs.shape[1] > 0:  # (an empty batch: scan)
-        # masked: rows sorted by length, padded steps skipped (unrolled.ops.packed)
-        hs, h_last, c_last = packed.lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0,
-                                                keep)  # (T, B, u), (B, u), (B, u)
+    cs = None
+    if sort:  # masked: rows sorted by length, padded steps skipped (unrolled.ops.packed)
+        out = packed.lstm_sorted(xs, kernel, recurrent_kernel, bias, h0, c0, keep,
+                                 return_states)  # (T, B, u), [(T, B, u)], (B, u), (B, u)
+        hs, h_last, c_last = out[0], out[-2], out[-1]
+        cs = out[1] if return_states else None
     else:
         # unroll=1 (the default) takes the measured best factors; an explicit one applies to all
         factors = FAST_UNROLL if unroll is False or unroll == 1 else (unroll,) * 3
-        hs, c_last = _recurrence(xs, kernel, recurrent_kernel, bias, h0, c0, keep,
-                                 factors)  # (T, B, u), (B, u)
+        if return_states:  # the same forward, keeping c_t (nothing here is differentiated)
+            c_last, (hs, gates, _) = _recurrence_forward(
+                xs, kernel, recurrent_kernel, bias, h0, c0, keep, factors[0], save=True)
+            cs = gates[:, 4]  # (T, B, u)
+        else:
+            hs, c_last = _recurrence(xs, kernel, recurrent_kernel, bias, h0, c0, keep,
+                                     factors)  # (T, B, u), (B, u)
         h_last = hs[-1]  # (B, u)
     outputs = hs  # (T, B, u): the carried h repeats the previous output at masked steps
     last_output = h_last  # = outputs[-1]; from h_T, a layer returning it leaves H unused
     if keep is not None and zero_output_for_mask:
         outputs = jnp.where(keep, hs, jnp.zeros_like(hs))  # (T, B, u)
         last_output = outputs[-1]  # (B, u)
-    return last_output, jnp.swapaxes(outputs, 0, 1), [h_last, c_last]
+    result = (last_output, jnp.swapaxes(outputs, 0, 1), [h_last, c_last])
+    if return_states:
+        return (*result, [jnp.swapaxes(hs, 0, 1), jnp.swapaxes(cs, 0, 1)])  # 2 x (B, T, u)
+    return result
+
+
+def lstm_path(activation: Callable, recurrent_activation: Callable, *, masked: bool,
+              batch: int, dropout: bool = False, offsets: bool = False) -> str:
+    """Choose how `lstm` runs; the one place that decides.
+
+    Returns:
+        ``"sorted"`` (`unrolled.ops.packed`: a masked tanh/sigmoid LSTM, rows sorted by
+        length), ``"recurrence"`` (`_recurrence`: the unmasked tanh/sigmoid LSTM, hand-derived
+        backward) or ``"scan"`` (the generic `scan` of `lstm_step`, differentiated by JAX: other
+        activations, dropout masks, and offsets, whose gradients the fast paths do not give).
+
+    """
+    if dropout or offsets or activation is not jnp.tanh or \
+            recurrent_activation is not jax.nn.sigmoid:
+        return "scan"
+    if masked and packed.PHASES > 1 and batch > 0:  # (an empty batch: the plain recurrence)
+        return "sorted"
+    return "recurrence"
 
 
 def lstm(
@@ -246,7 +319,12 @@ def lstm(
     go_backwards: bool = False,
     zero_output_for_mask: bool = False,
     unroll: int | bool = 1,
-) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+    input_dropout: jax.Array | None = None,
+    recurrent_dropout: jax.Array | None = None,
+    state_offsets: Sequence[jax.Array] | None = None,
+    gate_offsets: jax.Array | None = None,
+    return_states: bool = False,
+):
     """Run a Keras LSTM over a batch of sequences.
 
     Args:
@@ -262,13 +340,21 @@ def lstm(
         zero_output_for_mask: zeros instead of the carried output at masked steps.
         unroll: ``lax.scan`` unroll factor (a speed knob only; the masked tanh/sigmoid path runs
             ``while`` loops with data-dependent trip counts and ignores it).
+        input_dropout: optional ``(B, D)`` scale of the inputs (a dropout mask of this call).
+        recurrent_dropout: optional ``(B, u)`` scale of ``h`` before its matmul.
+        state_offsets: optional ``[(B, T, u), (B, T, u)]`` added to ``h`` and ``c`` after each
+            step, in input order (see `scan`; `unrolled.inspect.gradient_flow`).
+        gate_offsets: optional ``(B, T, 4u)`` added to the pre-activations, in input order.
+        return_states: also return ``[H, C]``, each ``(B, T, u)`` in processing order: the
+            states after every step (carried over masked steps).
 
     Returns:
-        ``(last_output (B, u), outputs (B, T, u), [h (B, u), c (B, u)])``.
+        ``(last_output (B, u), outputs (B, T, u), [h (B, u), c (B, u)])`` (and ``[H, C]``).
 
-    The default tanh/sigmoid cell runs through a scan with a hand-derived backward pass
-    (`_recurrence`) that saves only the gates and states; other activations, and
-    `lstm_reference`, differentiate the generic `scan` automatically. Both give the same numbers.
+    `lstm_path` chooses the computation: the default tanh/sigmoid cell runs through a scan with
+    a hand-derived backward pass (`_recurrence`) that saves only the gates and states, or, with
+    a mask, through `unrolled.ops.packed`; everything else, and `lstm_reference`, through the
+    generic `scan`, differentiated by JAX. They give the same numbers.
 
     Example:
         >>> import numpy as np
@@ -279,8 +365,15 @@ def lstm(
         ((2, 2), (2, 5, 2), True)
 
     """
-    return _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
-                 recurrent_activation, go_backwards, zero_output_for_mask, unroll, fast=True)
+    act = activations.get(activation)
+    rec_act = activations.get(recurrent_activation)
+    path = lstm_path(act, rec_act, masked=mask is not None, batch=x.shape[0],
+                     dropout=input_dropout is not None or recurrent_dropout is not None,
+                     offsets=state_offsets is not None or gate_offsets is not None)
+    return _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, act, rec_act,
+                 go_backwards, zero_output_for_mask, unroll, path,
+                 (input_dropout, recurrent_dropout), (state_offsets, gate_offsets),
+                 return_states)
 
 
 def lstm_reference(
@@ -301,28 +394,38 @@ def lstm_reference(
 
     The reference the fast path of `lstm` is tested against; arguments and results as `lstm`.
     """
-    return _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
-                 recurrent_activation, go_backwards, zero_output_for_mask, unroll, fast=False)
+    return _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state,
+                 activations.get(activation), activations.get(recurrent_activation),
+                 go_backwards, zero_output_for_mask, unroll, "scan", (None, None), (None, None),
+                 False)
 
 
-def _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
-          recurrent_activation, go_backwards, zero_output_for_mask, unroll, fast):
-    act = activations.get(activation)
-    rec_act = activations.get(recurrent_activation)
+def _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, act, rec_act, go_backwards,
+          zero_output_for_mask, unroll, path, dropout, offsets, return_states):
     units = recurrent_kernel.shape[0]
     if initial_state is None:
         zeros = jnp.zeros((x.shape[0], units), jnp.result_type(x, kernel))  # (B, u)
         initial_state = [zeros, zeros]
-    if fast and act is jnp.tanh and rec_act is jax.nn.sigmoid:
-        return _lstm_fast(x, kernel, recurrent_kernel, bias, list(initial_state), mask,
-                          go_backwards, zero_output_for_mask, unroll)
+    if path != "scan":
+        keep = time_major_mask(mask, reverse=go_backwards)  # (T, B, 1) or None
+        return _lstm_fast(x, kernel, recurrent_kernel, bias, list(initial_state), keep,
+                          path == "sorted", go_backwards, zero_output_for_mask, unroll,
+                          return_states)
+    input_dropout, recurrent_dropout = dropout
+    state_offsets, gate_offsets = offsets
+    if input_dropout is not None:
+        x = x * input_dropout[:, None, :]  # (B, T, D)
     z_x = x @ kernel  # (B, T, 4u)
     if bias is not None:
         z_x = z_x + bias  # (B, T, 4u)
+    if gate_offsets is not None:
+        z_x = z_x + gate_offsets  # (B, T, 4u)
 
     def step(z_t, states):
         h, c = states
-        h_new, c_new, _ = lstm_step(z_t, h, c, recurrent_kernel, act, rec_act)
+        if recurrent_dropout is not None:
+            h = h * recurrent_dropout  # (B, u)
+        h_new, c_new = lstm_step(z_t, h, c, recurrent_kernel, act, rec_act)
         return h_new, [h_new, c_new]
 
     return scan(
@@ -333,4 +436,6 @@ def _lstm(x, kernel, recurrent_kernel, bias, mask, initial_state, activation,
         go_backwards=go_backwards,
         zero_output_for_mask=zero_output_for_mask,
         unroll=unroll,
+        state_offsets=state_offsets,
+        return_states=return_states,
     )

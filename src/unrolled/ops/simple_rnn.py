@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from unrolled.ops import activations
-from unrolled.ops.rnn import scan
+from unrolled.ops.rnn import Gates, scan
 
 
 def simple_rnn_step(
@@ -23,9 +23,18 @@ def simple_rnn_step(
     h: jax.Array,
     recurrent_kernel: jax.Array,
     activation: Callable = jnp.tanh,
-) -> jax.Array:
-    """One step from ``x_proj = x_t @ kernel + bias (B, u)`` and ``h (B, u)``: the new ``h``."""
-    return activation(x_proj + h @ recurrent_kernel)  # (B, u)
+    return_gates: bool = False,
+):
+    """One step from ``x_proj = x_t @ kernel + bias (B, u)`` and ``h (B, u)``: the new ``h``.
+
+    With ``return_gates`` also the `unrolled.ops.rnn.Gates` of the one block (the new ``h``).
+    """
+    z_rec = h @ recurrent_kernel  # (B, u)
+    z = x_proj + z_rec  # (B, u)
+    h_new = activation(z)  # (B, u)
+    if not return_gates:
+        return h_new
+    return h_new, Gates((z,), (h_new,), (z_rec,))
 
 
 def simple_rnn(
