@@ -22,8 +22,7 @@ from unrolled import (  # noqa: E402
 )
 from unrolled.layers import Input  # noqa: E402
 from unrolled.models import Model, Sequential  # noqa: E402
-
-__version__ = "0.1.0"
+from unrolled._version import __version__  # noqa: E402
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unrolled",
         description="Keras-exact LSTM models on JAX: train, inspect, convert.",
     )
-    from unrolled import __version__
+    from unrolled._version import __version__
 
     parser.add_argument("--version", action="version", version=f"unrolled {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -28,7 +28,7 @@ _MAX_MEMBER_BYTES = 1 << 34  # 16 GiB: larger members are treated as zip bombs
 
 def to_bytes(model, include_optimizer: bool = True) -> bytes:
     """Return the bytes of ``model`` as a ``.keras`` file."""
-    from unrolled import __version__
+    from unrolled._version import __version__
 
     model._require_built("save")
     config = serialization.serialize_model(model)

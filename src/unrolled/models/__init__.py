@@ -1,4 +1,4 @@
-"""Models: `Sequential` (the functional `Model` comes next)."""
+"""Models: `Sequential`, the functional `Model(inputs, outputs)`, and `load_model`."""
 
 from unrolled.models.model import Model
 from unrolled.models.saving import load_model
