@@ -37,7 +37,7 @@ def _umask() -> int:
 
 
 def _mode_for(target: Path) -> int:
-    """The permission bits the written file gets: the old file's, or 0o666 less the umask."""
+    """Return the permission bits for the written file: the old file's, or 0o666 less the umask."""
     try:
         return target.stat().st_mode & 0o7777
     except OSError:
