@@ -62,12 +62,12 @@ def missing_mode(text: str) -> str:
 
 def writable_file(path: str, option: str = "--out", suffixes: tuple[str, ...] = ()) -> None:
     """Refuse an output file that could not be written, before any work is done."""
-    if suffixes and not path.endswith(suffixes):
-        raise UsageError(f"{option} must name a {' or '.join(suffixes)} file; received "
-                         f"{path!r}.")
     if os.path.isdir(path):
         raise UsageError(f"{option} {path!r} is a directory; expected a file name inside it, "
                          f"e.g. {os.path.join(path, 'out' + (suffixes[0] if suffixes else ''))}.")
+    if suffixes and not path.endswith(suffixes):
+        raise UsageError(f"{option} must name a {' or '.join(suffixes)} file; received "
+                         f"{path!r}.")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"{option} {path!r}: the directory {directory!r} does not exist; "

@@ -166,14 +166,15 @@ def _task_of(y: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 # --------------------------------------------------------------------------------- read
-def _lengths_from_nan_tail(x: np.ndarray) -> np.ndarray:
-    """Return each sequence's length: steps after its last step with any value are padding."""
-    real = ~np.all(np.isnan(x), axis=-1)  # (N, T)
+def _lengths_from_tail(x: np.ndarray, pad_value: float) -> np.ndarray:
+    """Return each sequence's length: trailing all-NaN or all-``pad_value`` steps are padding."""
+    real = ~(np.all(np.isnan(x), axis=-1) | np.all(x == np.float32(pad_value), axis=-1))
     last = np.where(real.any(1), x.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
     return last.astype(np.int64)
 
 
-def _read_numpy(data: bytes, kind: str, name: str, split: str, labels: bool | None):
+def _read_numpy(data: bytes, kind: str, name: str, split: str, labels: bool | None,
+                pad_value: float):
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:
@@ -203,7 +204,7 @@ def _read_numpy(data: bytes, kind: str, name: str, split: str, labels: bool | No
         raise CommandError(f"{name!r}: expected numbers shaped (N, T, F) or (N, T); found "
                            f"{x.dtype} {x.shape}.")
     x = x.astype(np.float32)
-    return x, y, _lengths_from_nan_tail(x)
+    return x, y, _lengths_from_tail(x, pad_value)
 
 
 def read_data(spec: str, *, labels: bool | None = None, need_labels: bool = False,
@@ -264,7 +265,7 @@ def _read_kind(data, kind, name, split, labels, need_labels, pad_value):
     from unrolled import datasets
 
     if kind in ("npy", "npz"):
-        return _read_numpy(data, kind, name, split, labels)
+        return _read_numpy(data, kind, name, split, labels, pad_value)
     stream = io.BytesIO(data)
     stream.name = name
     if kind == "ts":

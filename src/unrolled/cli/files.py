@@ -73,9 +73,8 @@ def train(args) -> int:
             held = int(len(x) * args.validation_split)
             print(f"validation: the last {held} sequences ({args.validation_split:g})")
         model.summary()
-    from unrolled.training import NaNLossError
-
     from unrolled.cli.progress import keras_epoch_lines
+    from unrolled.training import NaNLossError
 
     callbacks = [keras_epoch_lines()] if args.verbose == 2 else []
     try:

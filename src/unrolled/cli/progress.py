@@ -5,8 +5,8 @@ Keras 3's format (``keras.utils.Progbar`` with ``verbose=2``)::
     Epoch 1/10
     3/3 - 1s - 412ms/step - loss: 0.6931 - val_loss: 0.6929
 
-Values above 1e-3 print with 4 decimals, smaller ones in scientific notation, in the order
-the logs hold them (loss first).
+Values above 1e-3 print with 4 decimals, smaller ones in scientific notation, in
+Keras's order: loss, the metrics, then val_loss and the validation metrics.
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def keras_epoch_lines(stream=None):
             elapsed = time.perf_counter() - self._start
             steps = int(self.params.get("steps") or 1)
             parts = [f"{steps}/{steps}", f"{elapsed:.0f}s", _per_step(elapsed / steps)]
-            parts += [f"{k}: {_value(float(v))}" for k, v in (logs or {}).items()]
+            logs = logs or {}
+            order = sorted(logs, key=lambda k: (k.startswith("val_"), k not in ("loss",
+                                                                             "val_loss")))
+            parts += [f"{k}: {_value(float(logs[k]))}" for k in order]
             out = stream or sys.stdout
             out.write(" - ".join(parts) + "\n")
             out.flush()
