@@ -81,9 +81,11 @@ def test_default_units_routed(data):
     assert reg.model_.layers[1].units == 5
 
 
-def test_unknown_keyword_is_refused():
+def test_unknown_keyword_is_refused_at_fit(data):
+    x, y, _ = data
+    reg = LSTMRegressor(nonsense=1)  # scikit-learn: no validation in __init__
     with pytest.raises(TypeError, match="routed parameters"):
-        LSTMRegressor(nonsense=1)
+        reg.fit(x, y)
 
 
 def test_history_callbacks_validation_split_and_warm_start(data):

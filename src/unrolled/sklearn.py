@@ -105,11 +105,7 @@ class _LSTMEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-        for key, value in kwargs.items():
-            if key.split("__")[0] not in ROUTES or "__" not in key:
-                raise TypeError(f"{type(self).__name__} got an unexpected keyword {key!r}; "
-                                f"routed parameters start with one of {ROUTES} and '__' "
-                                "(e.g. model__units=8, optimizer__clipnorm=1.0).")
+        for key, value in kwargs.items():  # checked in fit, as scikit-learn asks
             setattr(self, key, value)
 
     # ---------------------------------------------------------------- parameters
@@ -129,6 +125,16 @@ class _LSTMEstimator(BaseEstimator):
             else:
                 plain[key] = value
         return super().set_params(**plain) if plain else self
+
+    def _check_keywords(self) -> None:
+        names = set(super().get_params(deep=False))
+        for key in vars(self):
+            if key.startswith("_") or key.endswith("_") or key in names:
+                continue
+            if "__" not in key or key.split("__")[0] not in ROUTES:
+                raise TypeError(f"{type(self).__name__} got an unexpected parameter {key!r}; "
+                                f"routed parameters start with one of {ROUTES} and '__' "
+                                "(e.g. model__units=8, optimizer__clipnorm=1.0).")
 
     def _routed(self, route: str) -> dict:
         prefix = route + "__"
@@ -246,6 +252,7 @@ class _LSTMEstimator(BaseEstimator):
         return int(self.random_state)
 
     def _fit_model(self, x: np.ndarray, y: np.ndarray, outputs: int, sample_weight=None):
+        self._check_keywords()
         epochs = int(self.epochs)
         if epochs < 1:
             raise ValueError(f"epochs must be 1 or more; got {self.epochs!r}.")
@@ -254,6 +261,9 @@ class _LSTMEstimator(BaseEstimator):
             if len(sample_weight) != len(x):
                 raise ValueError(f"sample_weight has {len(sample_weight)} entries for "
                                  f"{len(x)} sequences.")
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample_weight is zero (or negative) everywhere: nothing to "
+                                 "learn from; give some samples a positive weight.")
         with _local_seed(self._seed()):
             reuse = (self.warm_start and getattr(self, "model_", None) is not None
                      and getattr(self, "_fitted_shape", None) == (x.shape[-1], outputs))
