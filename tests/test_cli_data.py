@@ -238,3 +238,17 @@ def test_written_files_follow_the_umask(trained, tmp_path):
         os.umask(old)
     if (tmp_path / "p.csv").exists():
         assert os.stat(tmp_path / "p.csv").st_mode & 0o777 == 0o644
+
+
+def test_explain_step_and_trace_read_ts_files(trained, capsys):
+    (trained / "d.ts").write_text("@problemName d\n@univariate true\n@classLabel true big small"
+                                  "\n@data\n1,0,2,2:big\n2,2:small\n")
+    assert main(["explain", str(trained / "m.keras"), "--step", "--data",
+                 str(trained / "d.ts"), "--sample", "1", "--unit", "0"]) == 0
+    assert "t=1" in capsys.readouterr().out.replace(" = ", "=")  # the last real step of 2
+    out = trained / "trace_out"
+    assert main(["trace", str(trained / "m.keras"), str(trained / "d.ts"), "--out",
+                 str(out)]) == 0
+    saved = np.load(out / "trace.npz")
+    mask = saved["mask"]
+    np.testing.assert_array_equal(mask, [[True] * 4, [True, True, False, False]])
