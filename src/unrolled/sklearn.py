@@ -117,14 +117,17 @@ class _LSTMEstimator(BaseEstimator):
         return params
 
     def set_params(self, **params):
-        """Set parameters, routed ones (``model__units=8``) included; returns ``self``."""
-        plain = {}
-        for key, value in params.items():
-            if "__" in key and key.split("__")[0] in ROUTES:
-                setattr(self, key, value)
+        """Set parameters, routed ones (``model__units=8``) included; returns ``self``.
+
+        As in ``__init__``, a name that is neither a parameter nor routed is refused by `fit`.
+        """
+        known = set(super().get_params(deep=False))
+        for key, value in params.items():  # unknown names are refused at fit, as in __init__
+            if key in known:
+                super().set_params(**{key: value})
             else:
-                plain[key] = value
-        return super().set_params(**plain) if plain else self
+                setattr(self, key, value)
+        return self
 
     def _check_keywords(self) -> None:
         names = set(super().get_params(deep=False))
