@@ -27,7 +27,8 @@ def _torch_convert():
         if getattr(exc, "name", None) and not str(exc.name).startswith("torch"):
             raise
         raise ImportError(
-            "PyTorch conversion needs PyTorch, which is not installed: pip install torch"
+            "PyTorch conversion needs PyTorch, which is not installed: pip install "
+            "'unrolled[torch]' (or pip install torch)"
         ) from exc
     return torch_convert
 
@@ -39,8 +40,8 @@ def _onnx_export():
         if getattr(exc, "name", None) and not str(exc.name).startswith("onnx"):
             raise
         raise ImportError(
-            "ONNX export needs the onnx package, which is not installed: pip install onnx "
-            "(and onnxruntime to run the exported file)"
+            "ONNX export needs the onnx package, which is not installed: pip install "
+            "'unrolled[onnx]' (onnx, and onnxruntime to run the exported file)"
         ) from exc
     return onnx_export
 

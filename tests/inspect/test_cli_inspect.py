@@ -55,17 +55,17 @@ def test_trace_writes_files(files, tmp_path, capsys):
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["explain", "missing.keras"], "No model file at 'missing.keras'"),
-    (["explain", "{tmp}/dense.keras"], "no recurrent layer"),
-    (["explain", "{tmp}/m.keras", "--step"], "pass --data"),
+@pytest.mark.parametrize("argv, message, code", [
+    (["explain", "missing.keras"], "No model file at 'missing.keras'", 2),
+    (["explain", "{tmp}/dense.keras"], "no recurrent layer", 1),
+    (["explain", "{tmp}/m.keras", "--step"], "pass --data", 2),
     (["trace", "{tmp}/m.keras", "{tmp}/x.npy", "--sample", "7", "--out", "{tmp}/o"],
-     "--sample=7 is out of range"),
-    (["explain", "{tmp}/m.keras", "--step", "--data", "NoSuchDataset"], "NoSuchDataset"),
+     "--sample=7 is out of range", 1),
+    (["explain", "{tmp}/m.keras", "--step", "--data", "NoSuchDataset"], "NoSuchDataset", 2),
 ])
-def test_bad_input_is_a_clear_error(files, capsys, argv, message):
+def test_bad_input_is_a_clear_error(files, capsys, argv, message, code):
     tmp = files[0]
-    assert main([a.format(tmp=tmp) for a in argv]) == 2
+    assert main([a.format(tmp=tmp) for a in argv]) == code
     assert message in capsys.readouterr().err
 
 

@@ -128,8 +128,8 @@ def test_bad_targets_and_models_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("package,function,hint", [
-    ("torch", "to_torch", "pip install torch"),
-    ("onnx", "to_onnx", "pip install onnx"),
+    ("torch", "to_torch", r"pip install 'unrolled\[torch\]'"),
+    ("onnx", "to_onnx", r"pip install 'unrolled\[onnx\]'"),
 ])
 def test_missing_optional_packages_say_what_to_install(package, function, hint, monkeypatch,
                                                         tmp_path):

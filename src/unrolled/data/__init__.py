@@ -4,7 +4,7 @@ Imports only NumPy and the standard library.
 """
 
 from unrolled.data.csv import CSVInfo, read_csv
-from unrolled.data.datasets import DatasetInfo, available, info, load
+from unrolled.data.datasets import DatasetInfo, available, info, load, load_split
 from unrolled.data.sequences import pad_sequences, to_categorical
 from unrolled.data.ts import TSInfo, read_ts
 
@@ -15,6 +15,7 @@ __all__ = [
     "available",
     "info",
     "load",
+    "load_split",
     "pad_sequences",
     "read_csv",
     "read_ts",

@@ -74,6 +74,7 @@ def read_csv(
     label_column: int | str | None = -1,
     header: bool | str | None = "infer",
     delimiter: str = ",",
+    pad_value: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, CSVInfo]:
     r"""Read univariate sequences stored one per row, each with a label cell.
 
@@ -84,6 +85,9 @@ def read_csv(
         header: `"infer"` (the first row is a header when one of its non-label cells is not a
             number), `True`, or `False`/`None`.
         delimiter: the one-character cell separator.
+        pad_value: the value after each shorter sequence's end (default 0.0). Pass the mask
+            value of the model that will read `x`, so that padding never collides with real
+            values.
 
     Returns:
         A tuple `(x, y, info)`: `x` float32 `(N, T, 1)` zero-padded at the end, `y` a string array
@@ -175,7 +179,7 @@ def read_csv(
         sequences.append(values[: valid[-1] + 1 if valid.size else 0])
 
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    x = np.zeros((len(sequences), int(lengths.max()), 1), dtype=np.float32)
+    x = np.full((len(sequences), int(lengths.max()), 1), pad_value, dtype=np.float32)
     for i, seq in enumerate(sequences):
         x[i, : len(seq), 0] = seq
     info = CSVInfo(

@@ -181,7 +181,9 @@ def _match_label(label: str, labels: tuple[str, ...]) -> str | None:
     return None
 
 
-def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TSInfo]:
+def read_ts(
+    path_or_file: PathOrFile, pad_value: float = 0.0
+) -> tuple[np.ndarray, np.ndarray | None, TSInfo]:
     r"""Read a UCR/UEA `.ts` time series file (plain or gzip-compressed).
 
     Handles univariate and multivariate files, equal and unequal lengths, missing values (`?`
@@ -191,6 +193,8 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
     Args:
         path_or_file: a path (`str` or `os.PathLike`) or an open file object (text or binary).
             Gzip-compressed content (e.g. a `.ts.gz` file) is detected by its magic bytes.
+        pad_value: the value after each shorter case's end (default 0.0). Pass the mask value
+            of the model that will read `x`, so that padding never collides with real values.
 
     Returns:
         A tuple `(x, y, info)`: `x` float32 `(N, T, F)` (batch, time, features) zero-padded at the
@@ -327,7 +331,7 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
         )
 
     lengths = np.array([len(c) for c in cases], dtype=np.int64)
-    x = np.zeros((len(cases), int(lengths.max()), dims), dtype=np.float32)
+    x = np.full((len(cases), int(lengths.max()), dims), pad_value, dtype=np.float32)
     for i, case in enumerate(cases):
         x[i, : len(case)] = case
     if not labelled:
@@ -344,7 +348,7 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
         dimensions=dims,
         equal_length=bool(np.all(lengths == lengths[0])),
         series_length=length_header,
-        missing=bool(np.isnan(x).any()),
+        missing=any(bool(np.isnan(c).any()) for c in cases),
         target_label=is_regression,
         source=name,
     )

@@ -16,6 +16,9 @@ transposed to ``(B, T, 2, u)`` and reshaped to ``(B, T, 2u)``: the Keras ``conca
 split that into its halves and add (and halve) or multiply them. Every recurrent layer of a
 stack is its own node, fed the previous node's batch-major output.
 
+Shapes. The input is ``x (batch, time, F)`` with symbolic ``batch`` and ``time``: one file
+runs sequences of any length (a model built for a fixed length too: no node depends on it).
+
 Masks. A leading ``Masking(v)`` layer becomes part of the graph: a step is valid when any of its
 features differs from ``v``, and ``sequence_lens`` (int32 ``(B,)``) is the count of valid steps
 of each row, so the file takes the same single input ``x`` as the Keras model. ONNX reads the
@@ -167,6 +170,14 @@ def _merge(g: _Graph, out: str, layer, units: int) -> str:
     return total
 
 
+def _dims(shape) -> list:
+    """Return ONNX dims: symbolic ``batch`` and ``time`` (any length), features as built."""
+    dims = ["batch", *[d if d else f"d{i}" for i, d in enumerate(shape[1:], 1)]]
+    if len(shape) == 3:
+        dims[1] = "time"
+    return dims
+
+
 def build_model(model: Sequential, opset: int = 17) -> onnx.ModelProto:
     """Return the ONNX model for ``model`` (see the module docstring)."""
     if not isinstance(model, Sequential) or not model.built:
@@ -211,12 +222,8 @@ def build_model(model: Sequential, opset: int = 17) -> onnx.ModelProto:
     g.nodes.append(helper.make_node("Identity", [x], ["y"], name="output"))
     graph = helper.make_graph(
         g.nodes, model.name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                       ["batch", *[d if d else f"d{i}" for i, d in
-                                                   enumerate(in_shape[1:], 1)]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
-                                       ["batch", *[d if d else f"o{i}" for i, d in
-                                                   enumerate(out_shape[1:], 1)]])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, _dims(in_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, _dims(out_shape))],
         g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="unrolled")

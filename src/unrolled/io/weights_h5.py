@@ -40,7 +40,8 @@ def h5py():
         import h5py as module
     except ImportError:  # pragma: no cover - h5py is a dependency; a broken install lacks it
         raise ImportError("Reading and writing Keras files needs h5py, a dependency of "
-                          "unrolled that is missing here: pip install h5py.") from None
+                          "unrolled that is missing here: pip install 'h5py>=3.11' (or "
+                          "reinstall unrolled).") from None
     return module
 
 
