@@ -61,10 +61,10 @@ _REGISTRY.update({cls.__name__: cls for cls in _RECURRENT})
 __all__ += [cls.__name__ for cls in _RECURRENT]
 
 # Convolutions, ConvLSTM and BatchNormalization (issue 12 item 2).
+from unrolled.layers.batch_normalization import BatchNormalization  # noqa: E402
 from unrolled.layers.conv import Conv2D, Conv3D  # noqa: E402
 from unrolled.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: E402
-from unrolled.layers.conv_lstm_cell import ConvLSTMCell  # noqa: E402
 
-_CONVOLUTIONAL = (Conv2D, Conv3D, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, ConvLSTMCell)
+_CONVOLUTIONAL = (BatchNormalization, Conv2D, Conv3D, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)
 _REGISTRY.update({cls.__name__: cls for cls in _CONVOLUTIONAL})
 __all__ += [cls.__name__ for cls in _CONVOLUTIONAL]

@@ -42,10 +42,12 @@ class ConvLSTMCell(DropoutRNNCell):
 
     Example:
         >>> import numpy as np
-        >>> from unrolled import layers
-        >>> cell = layers.ConvLSTMCell(2, filters=3, kernel_size=3, padding="same")
-        >>> layers.RNN(cell)(np.zeros((1, 4, 5, 5, 2), "float32")).shape
-        (1, 5, 5, 3)
+        >>> from unrolled.layers.conv_lstm_cell import ConvLSTMCell
+        >>> cell = ConvLSTMCell(2, filters=3, kernel_size=3, padding="same")
+        >>> cell.build((None, 5, 5, 2))
+        >>> h, (h, c) = cell.call(np.ones((1, 5, 5, 2), "float32"), cell.get_initial_state(1))
+        >>> h.shape, cell.state_shape
+        ((1, 5, 5, 3), (5, 5, 3))
 
     """
 
