@@ -65,5 +65,15 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         """Return the constructor arguments (Keras keys)."""
-        return {**super().get_config(), "layer": {
-            "class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+        from unrolled.layers.rnn import serialize_layer  # lazy: as Bidirectional's
+
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        """Recreate the layer (and the wrapped one) from `get_config`'s output."""
+        from unrolled.layers.rnn import deserialize_layer  # lazy: as Bidirectional's
+
+        config = dict(config)
+        config["layer"] = deserialize_layer(config["layer"], custom_objects)
+        return super().from_config(config)
