@@ -192,3 +192,18 @@ def test_config_round_trips_and_matches_keras_keys(keras, name):
         assert config[key] == k_config[key], key
     again = getattr(layers, name).from_config(config)
     assert again.get_config() == config
+
+
+def test_initial_weights_follow_keras_rules(keras):
+    """unit_forget_bias gives Keras's bias exactly; the recurrent kernel, flattened to
+    ``(prod(k) * f, 4f)`` as Keras's Orthogonal does, has orthonormal columns."""
+    u_layer = layers.ConvLSTM2D(2, 3, padding="same")
+    u_layer._maybe_build((1, 2, 4, 4, 3))
+    k_layer = keras.layers.ConvLSTM2D(2, 3, padding="same")
+    k_layer.build((1, 2, 4, 4, 3))
+    np.testing.assert_array_equal(u_layer.cell.bias.numpy(), np.asarray(k_layer.cell.bias.value))
+    assert [w.shape for w in u_layer.weights] == [tuple(w.shape) for w in k_layer.weights]
+    flat = u_layer.cell.recurrent_kernel.numpy().reshape(-1, 8)  # (3*3*2, 8)
+    np.testing.assert_allclose(flat.T @ flat, np.eye(8), atol=1e-5)
+    kernel = u_layer.cell.kernel.numpy()  # glorot_uniform: |w| <= sqrt(6 / (fan_in + fan_out))
+    assert np.max(np.abs(kernel)) <= np.sqrt(6 / (9 * 3 + 9 * 8)) and np.std(kernel) > 0
