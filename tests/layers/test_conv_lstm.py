@@ -13,6 +13,7 @@ and call as few times as they can.
 import numpy as np
 import pytest
 
+import unrolled
 from unrolled import layers
 
 TOL = 1e-5
@@ -207,3 +208,24 @@ def test_initial_weights_follow_keras_rules(keras):
     np.testing.assert_allclose(flat.T @ flat, np.eye(8), atol=1e-5)
     kernel = u_layer.cell.kernel.numpy()  # glorot_uniform: |w| <= sqrt(6 / (fan_in + fan_out))
     assert np.max(np.abs(kernel)) <= np.sqrt(6 / (9 * 3 + 9 * 8)) and np.std(kernel) > 0
+
+
+def test_fit_matches_keras(keras, rng):
+    """Same weights, data and SGD steps: the same losses and trained weights (1e-5)."""
+    x = rng.normal(size=(8, 3, 4, 4, 1)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    models = []
+    for lib in (unrolled, keras):
+        model = lib.models.Sequential([
+            lib.layers.Input(shape=(3, 4, 4, 1)),
+            lib.layers.ConvLSTM2D(2, 2, padding="same", go_backwards=True),
+            lib.layers.Flatten(), lib.layers.Dense(1)])
+        model.compile(optimizer=lib.optimizers.SGD(learning_rate=0.05), loss="mse")
+        models.append(model)
+    u_model, k_model = models
+    u_model.set_weights([np.asarray(w.value) for w in k_model.weights])
+    u_loss = u_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    k_loss = k_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(u_loss.history["loss"], k_loss.history["loss"], rtol=1e-5)
+    for u_w, k_w in zip(u_model.weights, k_model.weights, strict=True):
+        close(u_w.numpy(), k_w.value)
