@@ -1,8 +1,9 @@
 """The house rules of DESIGN.md, checked by parsing every import (no oracle: structural invariants).
 
 1. A room imports only rooms below it: saving <- ops <- layers <- training <- models <- io,
-   inspect <- the top (cli/, convert.py, sklearn.py, and the public face: unrolled/__init__.py and the Keras-named
-   modules beside it); data/ stands alone. Every import counts: module level, inside functions,
+   inspect <- the top (cli/, convert.py, sklearn.py, and the public face: unrolled/__init__.py
+   and the Keras-named modules beside it); data/ stands alone; leaves (_version, _runtime) import
+   nothing from unrolled. Every import counts: module level, inside functions,
    under `if TYPE_CHECKING:`. An import upward is allowed only where `LAZY_FACADES` lists it.
 2. No import circle between files, imports inside functions included (same allowlist).
 3. ops/ and data/ keep away from the frameworks they must not need.
