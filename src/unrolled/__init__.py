@@ -17,15 +17,19 @@ from unrolled import (  # noqa: E402
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    preprocessing,
+    saving,
     utils,
 )
-from unrolled.layers import Input  # noqa: E402
+from unrolled.layers import Input, Layer  # noqa: E402
 from unrolled.models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
-    "inspect", "layers", "losses", "metrics", "models", "optimizers", "utils", "__version__",
+    "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "datasets",
+    "initializers", "inspect", "layers", "losses", "metrics", "models", "ops", "optimizers",
+    "preprocessing", "saving", "utils", "__version__",
 ]
