@@ -388,12 +388,16 @@ class Trainer:
         per_batch = cblist.wants_batch_logs()
         nan_stops = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
 
-        tv = [w.value for w in self.trainable_weights]
-        ntv = [w.value for w in self.non_trainable_weights]
         seeds = SeedGenerator()
         self.stop_training = False
         self.history = history
         cblist.on_train_begin()
+        # A callback may restore weights and the epoch to resume at (BackupAndRestore), as
+        # Keras's trainer reads `_initial_epoch` after on_train_begin; read the weights after it.
+        initial_epoch, self._initial_epoch = getattr(self, "_initial_epoch", None) or \
+            initial_epoch, None
+        tv = [w.value for w in self.trainable_weights]
+        ntv = [w.value for w in self.non_trainable_weights]
         for epoch in range(initial_epoch, epochs):
             cblist.on_epoch_begin(epoch)
             self._sync_learning_rate()
