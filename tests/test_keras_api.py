@@ -172,3 +172,15 @@ def test_initializer_aliases_as_keras(keras):
     assert isinstance(initializers.get(initializers.Zeros), initializers.Zeros)
     with pytest.raises(ValueError, match="Unknown initializer 'unifrom'"):
         initializers.get("unifrom")
+
+
+def test_activation_functions_by_name_match_keras(keras):
+    x = np.linspace(-4.0, 4.0, 17, dtype="float32").reshape(1, 17)
+    shared = [n for n in unrolled.activations.__all__ if n not in ("get", "names")]
+    assert {"relu", "sigmoid", "tanh", "softmax"} <= set(shared)
+    for name in shared:
+        np.testing.assert_allclose(np.asarray(getattr(unrolled.activations, name)(x)),
+                                   np.asarray(getattr(keras.activations, name)(x)),
+                                   rtol=1e-6, atol=1e-6, err_msg=name)
+    dense = unrolled.layers.Dense(2, activation=unrolled.activations.relu)
+    assert dense.get_config()["activation"] == "relu"
