@@ -14,14 +14,15 @@ from unrolled._version import __version__
 
 _SUBMODULES = (
     "activations", "callbacks", "convert", "datasets", "initializers", "inspect", "layers",
-    "losses", "metrics", "models", "optimizers", "utils",
+    "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils",
 )
-_ATTRIBUTES = {"Input": "unrolled.layers", "Model": "unrolled.models",
-               "Sequential": "unrolled.models"}
+_ATTRIBUTES = {"Input": "unrolled.layers", "Layer": "unrolled.layers",
+               "Model": "unrolled.models", "Sequential": "unrolled.models"}
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
-    "inspect", "layers", "losses", "metrics", "models", "optimizers", "utils", "__version__",
+    "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "datasets",
+    "initializers", "inspect", "layers", "losses", "metrics", "models", "ops", "optimizers",
+    "preprocessing", "saving", "utils", "__version__",
 ]
 
 

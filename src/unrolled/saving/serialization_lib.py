@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 
+from unrolled.saving import custom_objects as _user
 from unrolled.saving import object_registration
 
 BUILTIN_MODULE = "keras.layers"
@@ -42,7 +43,7 @@ def serialize_layer(layer) -> dict:
         return {"module": BUILTIN_MODULE, "class_name": name, "config": config,
                 "registered_name": None}
     return {"module": type(layer).__module__, "class_name": name, "config": config,
-            "registered_name": name}
+            "registered_name": _user.get_registered_name(type(layer))}
 
 
 def layer_class(name: str, custom_objects: dict | None = None, module: str | None = None):
@@ -100,7 +101,11 @@ def deserialize_layer(spec, custom_objects: dict | None = None):
             "A serialized layer must be a dict with 'class_name' and 'config' (the output of "
             f"serialize_layer or of get_config of the wrapping layer); received {spec!r:.200}."
         )
-    cls = layer_class(spec["class_name"], custom_objects, spec.get("module"))
+    registered = spec.get("registered_name")
+    cls = (object_registration.find("layers", registered, custom_objects)
+           if isinstance(registered, str) and ">" in registered else None)
+    if cls is None:
+        cls = layer_class(spec["class_name"], custom_objects, spec.get("module"))
     config = dict(spec.get("config") or {})
     try:
         return from_config(cls, config, custom_objects)

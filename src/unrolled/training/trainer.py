@@ -101,6 +101,10 @@ class Trainer:
         model.stop_training = False
         model.history = history
         loop.callbacks.on_train_begin()
+        # A callback may set the epoch to resume at (BackupAndRestore), as Keras's trainer reads
+        # `_initial_epoch` after on_train_begin; each epoch reads the weights callbacks left.
+        initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch
+        model._initial_epoch = None
         for epoch in range(initial_epoch, epochs):
             loop.callbacks.on_epoch_begin(epoch)
             logs = loop.run(epoch, epochs)
