@@ -1,7 +1,8 @@
 """The house rules of DESIGN.md, checked by parsing imports (no oracle: a structural invariant).
 
 A room imports only rooms below it: ops <- layers <- training <- models <- io, inspect <- cli;
-data stands alone. Lazy imports inside functions are allowed for models -> io/inspect.
+data stands alone; distribution (jax.sharding) sits beside ops, below training. Lazy imports
+inside functions are allowed for models -> io/inspect.
 """
 
 import ast
@@ -15,13 +16,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "unrolled"
 ALLOWED = {
     "ops": set(),
     "data": set(),
+    "distribution": set(),
     "layers": {"ops"},
-    "training": {"ops", "layers"},
-    "models": {"ops", "layers", "training", "data"},
-    "io": {"ops", "layers", "training", "models", "data"},
-    "inspect": {"ops", "layers", "training", "models", "data", "io"},
+    "training": {"ops", "layers", "distribution"},
+    "models": {"ops", "layers", "training", "data", "distribution"},
+    "io": {"ops", "layers", "training", "models", "data", "distribution"},
+    "inspect": {"ops", "layers", "training", "models", "data", "io", "distribution"},
 }
-EXTERNAL_FORBIDDEN = {"ops": {"keras", "torch", "tensorflow", "h5py"}, "data": {"jax"}}
+EXTERNAL_FORBIDDEN = {
+    "ops": {"keras", "torch", "tensorflow", "h5py"},
+    "distribution": {"keras", "torch", "tensorflow", "h5py"},
+    "data": {"jax"},
+}
 
 
 def _module_level_imports(path: Path):

@@ -11,6 +11,7 @@ from unrolled import (  # noqa: E402
     activations,
     callbacks,
     datasets,
+    distribution,
     initializers,
     inspect,
     layers,
@@ -26,6 +27,7 @@ from unrolled.models import Model, Sequential  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
-    "inspect", "layers", "losses", "metrics", "models", "optimizers", "utils", "__version__",
+    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution",
+    "initializers", "inspect", "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "__version__",
 ]
