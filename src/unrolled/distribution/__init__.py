@@ -23,6 +23,7 @@ from unrolled.distribution.placement import (
     make_global_batch,
     process_rows,
     replicated,
+    state_shardings,
     to_numpy,
     variable_shardings,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "process_rows",
     "replicated",
     "set_distribution",
+    "state_shardings",
     "to_numpy",
     "variable_shardings",
 ]

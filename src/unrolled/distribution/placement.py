@@ -128,6 +128,23 @@ def distribute_variables(dist: Distribution, values: Sequence, shardings: Sequen
             for v, s in zip(values, shardings, strict=True)]
 
 
+def state_shardings(dist: Distribution, state, params, param_shardings):
+    """Return shardings for an optimizer state (a pytree) built from `params`.
+
+    Every subtree shaped like `params` (Adam's moments, for instance) takes `param_shardings`;
+    every other leaf (step counts) is replicated. Use them as `out_shardings` of the jitted
+    `optimizer.init` so the state starts on the mesh, and of the train step.
+    """
+    treedef = jax.tree_util.tree_structure(params)
+    shardings = jax.tree_util.tree_unflatten(treedef, list(param_shardings))
+
+    def like(node):
+        return jax.tree_util.tree_structure(node) == treedef
+
+    return jax.tree_util.tree_map(
+        lambda node: shardings if like(node) else replicated(dist), state, is_leaf=like)
+
+
 def dataset_shard(dist: Distribution) -> tuple[int, int]:
     """Return `(index, count)`: this process reads shard `index` of `count` of a stream.
 
