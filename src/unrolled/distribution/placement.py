@@ -37,15 +37,19 @@ def variable_shardings(dist: Distribution, variables: Sequence) -> list[NamedSha
 
 def data_sharding(dist: Distribution, shape: Sequence[int]) -> NamedSharding:
     """Return the sharding of a global batch of `shape`: split over the batch axis."""
-    layout = dist.get_data_layout(shape)
-    if shape[0] % dist.num_model_replicas:
-        raise ValueError(
-            f"The global batch size {shape[0]} does not divide over the "
-            f"{dist.num_model_replicas} model replicas of {dist}; choose a batch_size that is "
-            f"a multiple of {dist.num_model_replicas}."
-        )
-    layout.check_shape(tuple(shape), "the global batch")
-    return layout.backend_layout
+    shape = tuple(int(n) for n in shape)
+    cache = dist.__dict__.setdefault("_data_shardings", {})  # one per shape, built once
+    if shape not in cache:
+        if shape[0] % dist.num_model_replicas:
+            raise ValueError(
+                f"The global batch size {shape[0]} does not divide over the "
+                f"{dist.num_model_replicas} model replicas of {dist}; choose a batch_size that "
+                f"is a multiple of {dist.num_model_replicas}."
+            )
+        layout = dist.get_data_layout(shape)
+        layout.check_shape(shape, "the global batch")
+        cache[shape] = layout.backend_layout
+    return cache[shape]
 
 
 def replicated(dist: Distribution) -> NamedSharding:
@@ -96,12 +100,16 @@ def make_global_batch(dist: Distribution, local, global_batch_size: int):
         the same pytree of `jax.Array`s of `global_batch_size` rows, split over the devices.
 
     """
-    def place(a):
-        a = np.asarray(a)
-        shape = (global_batch_size,) + a.shape[1:]
-        return jax.make_array_from_process_local_data(data_sharding(dist, shape), a, shape)
-
-    return jax.tree_util.tree_map(place, local)
+    leaves, treedef = jax.tree_util.tree_flatten(local)
+    leaves = [np.asarray(a) for a in leaves]
+    shapes = [(global_batch_size,) + a.shape[1:] for a in leaves]
+    shardings = [data_sharding(dist, s) for s in shapes]
+    if jax.process_count() == 1:  # one batched transfer (measured 2x faster on CPU)
+        placed = jax.device_put(leaves, shardings)
+    else:
+        placed = [jax.make_array_from_process_local_data(sh, a, s)
+                  for sh, a, s in zip(shardings, leaves, shapes, strict=True)]
+    return jax.tree_util.tree_unflatten(treedef, placed)
 
 
 def global_batch_from_arrays(dist: Distribution, arrays, start: int, global_batch_size: int):
