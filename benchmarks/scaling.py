@@ -10,7 +10,8 @@ global batch grows with N; efficiency = samples/s(N) / (N * samples/s(1)).
 Input runs as a fit loop will run it: a generator of NumPy batches -> `BatchStream` -> a
 `Prefetcher` thread that also places each batch on the devices (`make_global_batch`). Every step
 is awaited (`block_until_ready`), so "waiting" is time the devices sat idle for input:
-``wait fraction = consumer wait / wall time`` of the timed steps.
+``wait fraction = consumer wait / wall time`` of the timed steps; "input ms" is the prefetch
+thread's own time per batch (reading, padding, placing), overlapped with the steps.
 
     python -m benchmarks.scaling                          # CPU: 1, 2, 4 devices
     python -m benchmarks.scaling --platform gpu --devices 1,2,4,8   # on a GPU machine
@@ -80,15 +81,17 @@ def child(args) -> dict:
     with Prefetcher(BatchStream(batches).epoch(), depth=2, transform=place) as stream:
         start = time.perf_counter()
         for i, (x, y, w) in enumerate(stream):
-            if i == args.warmup:  # compiled and warm: start the clock and the wait counter
+            if i == args.warmup:  # compiled and warm: start the clock and the counters
                 start, stream.wait_seconds = time.perf_counter(), 0.0
+                produced = stream.produce_seconds
             params, opt_state, loss = jstep(params, opt_state, x, y, w)
             loss.block_until_ready()
         wall = time.perf_counter() - start
-        wait = stream.wait_seconds
+        wait, produce = stream.wait_seconds, stream.produce_seconds - produced
     return {"devices": n, "platform": devices[0].platform, "global_batch": gb,
             "steps": args.steps, "seconds": wall, "samples_per_s": args.steps * gb / wall,
-            "wait_fraction": wait / wall, "loss": float(ud.to_numpy(loss))}
+            "wait_fraction": wait / wall, "step_ms": 1e3 * wall / args.steps,
+            "input_ms": 1e3 * produce / args.steps, "loss": float(ud.to_numpy(loss))}
 
 
 def run_one(args, n: int) -> dict:
@@ -109,12 +112,13 @@ def run_one(args, n: int) -> dict:
 
 def table(rows: list[dict]) -> str:
     base = rows[0]["samples_per_s"] / rows[0]["devices"]
-    lines = ["| devices | global batch | samples/s | scaling efficiency | waiting on input |",
-             "|---:|---:|---:|---:|---:|"]
+    lines = ["| devices | global batch | samples/s | scaling efficiency | step ms | input ms "
+             "(prefetch thread) | waiting on input |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         eff = r["samples_per_s"] / (r["devices"] * base)
         lines.append(f"| {r['devices']} ({r['platform']}) | {r['global_batch']} | "
-                     f"{r['samples_per_s']:,.0f} | {eff:.2f} | {r['wait_fraction']:.1%} |")
+                     f"{r['samples_per_s']:,.0f} | {eff:.2f} | {r['step_ms']:.2f} | "
+                     f"{r['input_ms']:.2f} | {r['wait_fraction']:.1%} |")
     return "\n".join(lines)
 
 
@@ -126,8 +130,8 @@ def main(argv=None) -> None:
     p.add_argument("--features", type=int, default=1)
     p.add_argument("--units", type=int, default=16)
     p.add_argument("--timesteps", type=int, default=100)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--timeout", type=int, default=300)
     p.add_argument("--out", type=Path, help="write latest.md / latest.json here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -59,6 +59,7 @@ def test_prefetcher_keeps_order_measures_waiting_and_overlaps_the_consumer():
             time.sleep(0.03)  # the "device step", overlapped with producing the next item
     assert got == list(range(5)) and items.items == 5
     assert 0.0 < items.wait_seconds < 5 * 0.03  # waited for the first item, not for all
+    assert items.produce_seconds >= 5 * 0.03 * 0.9  # the producer's own time, every item
 
 
 def test_prefetcher_applies_transform_in_the_background_and_raises_producer_errors():

@@ -21,8 +21,10 @@ class Prefetcher:
     The producer thread runs the source (reading, padding, and an optional `transform`, e.g.
     placing the batch on the devices), so that work overlaps the consumer's step. The consumer
     time spent blocked waiting for an item is measured: `wait_seconds` over the loop's time is
-    the fraction of step time spent waiting on input. An error in the producer is raised in the
-    consumer; `close()` (or leaving a `with` block) stops the thread.
+    the fraction of step time spent waiting on input; `produce_seconds` is the producer's own
+    time (source and transform), what input costs per item whether or not it overlapped. An
+    error in the producer is raised in the consumer; `close()` (or leaving a `with` block)
+    stops the thread.
 
     Args:
         iterable: the items (e.g. `BatchStream.epoch()`).
@@ -46,6 +48,7 @@ class Prefetcher:
                                         daemon=True)
         self._started = self._finished = False
         self.wait_seconds = 0.0
+        self.produce_seconds = 0.0
         self.items = 0
 
     def _put(self, item) -> bool:
@@ -59,9 +62,15 @@ class Prefetcher:
 
     def _produce(self) -> None:
         try:
-            for item in self._iterable:
+            iterator = iter(self._iterable)
+            while True:
+                start = time.perf_counter()
+                item = next(iterator, _END)
+                if item is _END:
+                    break
                 if self._transform is not None:
                     item = self._transform(item)
+                self.produce_seconds += time.perf_counter() - start
                 if not self._put(item):
                     return
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
