@@ -130,6 +130,10 @@ def main():
             dist, (x, y, w), i * GLOBAL_BATCH, GLOBAL_BATCH))
         info.update(rows=[rows_here.start, rows_here.stop], devices=len(jax.devices()),
                     local_devices=len(jax.local_devices()), shard=list(ud.dataset_shard(dist)))
+        # Agreeing on a padded length, and gathering a batch split over both processes.
+        info["global_max"] = ud.global_max(3 + pid)
+        gx = ud.global_batch_from_arrays(dist, x, GLOBAL_BATCH, GLOBAL_BATCH)
+        info["gathered"] = bool(np.array_equal(ud.to_numpy(gx), x[GLOBAL_BATCH:2 * GLOBAL_BATCH]))
         save(out, name, final, losses, grads0, info)
         # A stream: each process reads only its shard of a PyDataset of half-batches.
         from unrolled.data import BatchStream, PyDataset

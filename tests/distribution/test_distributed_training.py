@@ -108,6 +108,8 @@ def test_two_processes_of_two_devices_equal_one_device(reference, tmp_path):
         assert info["devices"] == 4 and info["local_devices"] == 2
         assert info["rows"] == [4 * pid, 4 * pid + 4]  # its own rows of each global batch of 8
         assert info["shard"] == [pid, 2]
+        assert info["global_max"] == 4  # max of 3 + process id over both processes
+        assert info["gathered"]  # to_numpy gathers the rows the other process holds
         _assert_same_training(run, reference)
         stream, _ = _load(tmp_path / f"mp{pid}_stream.npz")
         # A streaming PyDataset of half-batches: each process read only its own shard.

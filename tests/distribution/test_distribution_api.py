@@ -213,3 +213,21 @@ def test_importing_unrolled_leaves_the_xla_backend_unstarted():
                          timeout=120, env={"PYTHONPATH": str(SRC), "JAX_PLATFORMS": "cpu",
                                            "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_a_models_weights_get_the_layouts_keras_gives_the_same_model(keras):
+    from unrolled import layers, models
+
+    ours = models.Sequential([layers.Input((5, 3)), layers.LSTM(8), layers.Dense(2)])
+    theirs = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(8), keras.layers.Dense(2)])
+    maps = []
+    for lib in (ud, keras.distribution):
+        mesh = lib.DeviceMesh((2, 2), ["batch", "model"], devices=FOUR)
+        layout_map = lib.LayoutMap(mesh)
+        layout_map[".*lstm_cell/kernel"] = (None, "model")
+        layout_map[".*dense/kernel"] = ("model", None)
+        maps.append(lib.ModelParallel(layout_map=layout_map))
+    got = [(v.path, maps[0].get_variable_layout(v).axes) for v in ours.weights]
+    want = [(v.path, maps[1].get_variable_layout(v).axes) for v in theirs.weights]
+    assert got == want
+    assert ("sequential/lstm/lstm_cell/kernel", (None, "model")) in got

@@ -23,7 +23,8 @@ class PyDataset:
         workers: number of threads (or processes) loading batches in parallel.
         use_multiprocessing: load in `workers` processes instead of threads (for CPU-bound
             Python). The dataset must then pickle; it is sent to fresh ("spawn") worker processes
-            at the start of every epoch, so changes made by `on_epoch_end` reach them.
+            at the start of every pass over it, so changes made by `on_epoch_end` reach them
+            (with `steps_per_epoch` shorter than a pass, at the next pass).
         max_queue_size: most batches loaded ahead of the consumer.
 
     Example:
