@@ -1,12 +1,13 @@
 """The house rules of DESIGN.md, checked by parsing every import (no oracle: structural invariants).
 
-1. A room imports only rooms below it: saving <- ops <- layers <- training <- models <- io,
-   inspect <- the top (cli/, convert.py, sklearn.py, and the public face: unrolled/__init__.py,
-   the Keras-named modules beside it and preprocessing/); data/ stands alone; leaves (_version, _runtime) import
-   nothing from unrolled. Every import counts: module level, inside functions,
-   under `if TYPE_CHECKING:`. An import upward is allowed only where `LAZY_FACADES` lists it.
+1. A room imports only rooms below it: saving <- ops, distribution <- layers <- training <-
+   models <- io, inspect <- the top (cli/, convert.py, sklearn.py, and the public face:
+   unrolled/__init__.py, the Keras-named modules beside it and preprocessing/); data/ stands
+   alone; leaves (_version, _runtime) import nothing from unrolled. Every import counts: module
+   level, inside functions, under `if TYPE_CHECKING:`. An import upward is allowed only where
+   `LAZY_FACADES` lists it.
 2. No import circle between files, imports inside functions included (same allowlist).
-3. ops/ and data/ keep away from the frameworks they must not need.
+3. ops/, distribution/ and data/ keep away from the frameworks they must not need.
 """
 
 from __future__ import annotations
@@ -25,17 +26,20 @@ ALLOWED = {
     "saving": set(),
     "ops": {"saving"},
     "data": set(),
+    "distribution": {"saving"},  # jax.sharding and jax.distributed, beside ops
     "layers": {"ops", "saving"},
-    "training": {"ops", "layers", "saving"},
-    "models": {"ops", "layers", "training", "data", "saving"},
-    "io": {"ops", "layers", "training", "models", "data", "saving"},
-    "inspect": {"ops", "layers", "training", "models", "data", "io", "saving"},
-    "top": {"ops", "layers", "training", "models", "data", "io", "inspect", "saving", "top"},
+    "training": {"distribution", "ops", "layers", "saving"},
+    "models": {"distribution", "ops", "layers", "training", "data", "saving"},
+    "io": {"distribution", "ops", "layers", "training", "models", "data", "saving"},
+    "inspect": {"distribution", "ops", "layers", "training", "models", "data", "io", "saving"},
+    "top": {"distribution", "ops", "layers", "training", "models", "data", "io", "inspect",
+            "saving", "top"},
 }
 # Leaf modules every room may use: they import nothing from unrolled (checked below).
 LEAVES = {"_version", "_runtime"}
 EXTERNAL_FORBIDDEN = {"ops": {"keras", "torch", "tensorflow", "h5py"},
                       "data": {"jax", "keras", "torch", "tensorflow"},
+                      "distribution": {"keras", "torch", "tensorflow", "h5py"},
                       "saving": {"jax", "keras", "torch", "tensorflow", "h5py", "numpy"}}
 
 # The few facades where a lower room reaches up on purpose, inside a function, so that users get

@@ -13,16 +13,17 @@ from unrolled._runtime import tune_allocator as _tune_allocator
 from unrolled._version import __version__
 
 _SUBMODULES = (
-    "activations", "callbacks", "convert", "datasets", "initializers", "inspect", "layers",
-    "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils",
+    "activations", "callbacks", "convert", "datasets", "distribution", "initializers", "inspect",
+    "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving",
+    "utils",
 )
 _ATTRIBUTES = {"Input": "unrolled.layers", "Layer": "unrolled.layers",
                "Model": "unrolled.models", "Sequential": "unrolled.models"}
 
 __all__ = [
     "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "datasets",
-    "initializers", "inspect", "layers", "losses", "metrics", "models", "ops", "optimizers",
-    "preprocessing", "saving", "utils", "__version__",
+    "distribution", "initializers", "inspect", "layers", "losses", "metrics", "models", "ops",
+    "optimizers", "preprocessing", "saving", "utils", "__version__",
 ]
 
 

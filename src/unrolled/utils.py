@@ -1,10 +1,11 @@
-"""Utilities with Keras names: seeding, padding, one-hot labels, time-series windows, sessions."""
+"""Utilities with Keras names: seeding, padding, one-hot labels, time-series windows, sessions,
+`PyDataset`, registration of custom objects."""
 
 from unrolled.compile_cache import enable_compile_cache
 from unrolled.data.sequences import pad_sequences, to_categorical
+from unrolled.data.timeseries import timeseries_dataset_from_array
 from unrolled.layers.base import clear_session
 from unrolled.layers.random import set_random_seed
-from unrolled.data.timeseries import timeseries_dataset_from_array
 from unrolled.saving import (
     CustomObjectScope,
     custom_object_scope,

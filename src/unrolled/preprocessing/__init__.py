@@ -7,7 +7,7 @@ Example:
 
 """
 
-from unrolled.preprocessing import sequence
 from unrolled.data.timeseries import timeseries_dataset_from_array
+from unrolled.preprocessing import sequence
 
 __all__ = ["sequence", "timeseries_dataset_from_array"]
