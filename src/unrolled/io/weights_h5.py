@@ -18,13 +18,14 @@ first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.io import atomic
+from unrolled.io import atomic, checks
 from unrolled.io.serialization import UnreadableFileError, layer_key
 from unrolled.layers.base import Layer
 
@@ -175,14 +176,15 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
         group = f.require_group(path).create_group("vars")
         group.attrs["name"] = name
         for i, var in enumerate(variables):
-            group.create_dataset(str(i), data=var.numpy())
+            data = var.numpy()
+            checks.add_checksum(group.create_dataset(str(i), data=data), data)
     f.create_group("vars").attrs["name"] = model.name
     arrays = optimizer_arrays(model) if include_optimizer else None
     if arrays is not None:
         group = f.create_group("optimizer").create_group("vars")
         group.attrs["name"] = model.optimizer.name
         for i, a in enumerate(arrays):
-            group.create_dataset(str(i), data=a)
+            checks.add_checksum(group.create_dataset(str(i), data=a), a)
 
 
 def _read_vars(f, path: str, count: int, what: str, source: str) -> list[np.ndarray]:
@@ -206,6 +208,7 @@ def _read_vars(f, path: str, count: int, what: str, source: str) -> list[np.ndar
         if not isinstance(ds, h5.Dataset):
             raise UnreadableFileError(f"{source}: '{path}/vars/{i}' is not an array.")
         out.append(np.asarray(ds[()]))
+        checks.verify_checksum(ds, out[-1], source, f"weight {i} of {what}")
     return out
 
 
@@ -255,13 +258,11 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         raise ValueError(f"save_weights writes Keras's '.weights.h5' format; the file name must "
                          f"end in '.weights.h5'. Received: {path!r}.")
     model._require_built("save_weights")
-    h5 = h5py()
-
-    def write(tmp):
-        with h5.File(tmp, "w") as f:
-            write_weights(f, model)
-
-    atomic.atomic_write(path, write, overwrite=overwrite)
+    checks.require_finite_weights(model, path)
+    buffer = io.BytesIO()  # built in memory: a full disk then fails a plain write, named
+    with h5py().File(buffer, "w") as f:
+        write_weights(f, model)
+    atomic.atomic_write(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def open_h5(fileobj, source: str):

@@ -17,6 +17,7 @@ import numpy as np
 
 from unrolled.layers.base import KerasTensor, Layer, Node, unique_name
 from unrolled.layers.core import InputLayer
+from unrolled.layers.embedding import Embedding
 from unrolled.models.model import Model
 from unrolled.models.multi_output import MultiOutputTraining
 from unrolled.training.trainer import _as_float_array
@@ -288,6 +289,16 @@ class Functional(MultiOutputTraining, Model):
         return self._check_x(x, what) if len(self.inputs) > 1 else super()._coerce_x(x, what)
 
     def _check_x(self, x, what: str):
+        x = self._check_x_shapes(x, what)
+        arrays = x.arrays if isinstance(x, _Inputs) else [x]
+        for node in self._nodes:  # an Embedding fed by a model input: its ids, on the host
+            if isinstance(node.layer, Embedding) and len(node.input_tensors) == 1:
+                for tensor, a in zip(self.inputs, arrays, strict=False):
+                    if node.input_tensors[0] is tensor:
+                        node.layer.check_ids(a, what)
+        return x
+
+    def _check_x_shapes(self, x, what: str):
         if isinstance(x, _Inputs):
             return x
         if len(self.inputs) == 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from unrolled.layers.base import KerasTensor, Layer
 from unrolled.layers.core import InputLayer
+from unrolled.layers.embedding import Embedding
 from unrolled.layers.variables import name_scope
 from unrolled.models.model import Model
 
@@ -135,6 +136,12 @@ class Sequential(Model):
 
     def _expected_input_shape(self):
         return self._input_batch_shape
+
+    def _check_x(self, x, what: str):
+        x = super()._check_x(x, what)
+        if self.layers and isinstance(self.layers[0], Embedding):  # ids checked on the host
+            self.layers[0].check_ids(x, what)
+        return x
 
     def _output_shape(self):
         return self._output_shapes[-1]
