@@ -59,7 +59,9 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
         include_optimizer: also store the optimizer's state, so training resumes exactly.
 
     Raises:
-        ValueError: for another extension or an unbuilt model.
+        ValueError: for another extension, an unbuilt model, or a NaN or infinite weight
+            (named; `load_model` would refuse the file).
+        OSError: naming the file when the disk is full (the old file stays as it was).
 
     Example:
         >>> import os, tempfile

@@ -13,7 +13,9 @@ by the attribute that holds it::
                                      then v_hat for amsgrad)
 
 Each ``vars`` group carries a ``name`` attribute; a layer's own weights are numbered trainable
-first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip.
+first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip. unrolled adds a SHA-256
+checksum to every array it writes (`unrolled.io.checks`; Keras ignores the attributes) and
+verifies it on load; files without checksums (from Keras) load unverified.
 """
 
 from __future__ import annotations
@@ -216,8 +218,9 @@ def read_weights(f, model, source: str, include_optimizer: bool = True) -> None:
     """Load weights (and optimizer state) from an open h5py File, checking all before assigning.
 
     Raises:
-        UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch, or
-            non-finite weights, naming the file, layer and weight.
+        UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch,
+            non-finite weights, or an array that fails the checksum unrolled stored with it
+            (`unrolled.io.checks`), naming the file, layer and weight.
 
     """
     pending = []
@@ -250,7 +253,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write ``model``'s weights to ``filepath`` (``.weights.h5``) atomically, Keras layout.
 
     Raises:
-        ValueError: if the name does not end in ``.weights.h5`` or the model is not built.
+        ValueError: if the name does not end in ``.weights.h5``, the model is not built, or a
+            weight holds NaN or infinity (named; loading would refuse the file).
+        OSError: naming the file when the disk is full (the old file stays as it was).
 
     """
     path = os.fspath(filepath)
