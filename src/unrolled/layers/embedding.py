@@ -21,7 +21,11 @@ class Embedding(Layer):
     """Turn non-negative integer ids into dense vectors, as ``keras.layers.Embedding``.
 
     ``output[b, t] = embeddings[ids[b, t]]``. Ids arrive as ints or as floats holding ints (the
-    training loop feeds float32); they are cast to int32 first.
+    training loop feeds float32); they are cast to int32 first. Ids outside ``[0, input_dim)``
+    raise a `ValueError` in eager calls and in `predict`/`fit`/`evaluate` (checked on the host,
+    see `check_ids`); inside your own ``jax.jit`` they cannot be checked: ids in
+    ``[-input_dim, 0)`` wrap to the end of the table and all others give NaN vectors, as in
+    Keras on JAX.
 
     Args:
         input_dim: vocabulary size (largest id + 1).
@@ -88,8 +92,8 @@ class Embedding(Layer):
 
         Models run this on the host before `predict`, `fit`, `evaluate` and `train_on_batch`
         when the layer takes a model input directly; an eager call runs it too. Inside
-        ``jax.jit`` the ids cannot be checked: an id ``>= input_dim`` then gives a NaN vector and
-        a negative one in ``[-input_dim, 0)`` wraps to the end of the table (as in Keras on JAX).
+        ``jax.jit`` the ids cannot be checked: an id in ``[-input_dim, 0)`` then wraps to the end
+        of the table and any other out-of-range id gives a NaN vector (as in Keras on JAX).
 
         Raises:
             ValueError: naming the layer, ``input_dim`` and the range received.
