@@ -59,6 +59,8 @@ def test_predict_writes_labels_and_probabilities(files):
 def test_convert_to_onnx_runs_in_onnxruntime(files):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime comes with the test extra")
     assert main(["convert", str(files / "m.keras"), "--to", "onnx",
+                 "--out", str(files / "m.onnx")]) != 0  # Masking: right padding not stated
+    assert main(["convert", str(files / "m.keras"), "--to", "onnx", "--assume-right-padding",
                  "--out", str(files / "m.onnx")]) == 0
     (_, _), (xt, _) = datasets.load("ItalyPowerDemand")
     got = ort.InferenceSession(str(files / "m.onnx")).run(None, {"x": xt[:50]})[0]

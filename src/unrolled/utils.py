@@ -1,5 +1,7 @@
-"""Utilities with Keras names: seeding, padding, one-hot labels, time-series windows, sessions,
-`PyDataset`, registration of custom objects."""
+"""Utilities with Keras names: padding, one-hot labels, windows, sessions, custom objects.
+
+Also seeding (`set_random_seed`), `PyDataset` and the persistent compilation cache.
+"""
 
 from unrolled.compile_cache import enable_compile_cache
 from unrolled.data.sequences import pad_sequences, to_categorical

@@ -151,7 +151,8 @@ def convert(args) -> int:
     checks.package(args.to, f"--to {args.to}")
     model, _ = cli_models.load(args.model, compile=False)
     if args.to == "onnx":
-        convert_module.to_onnx(model, args.out)
+        convert_module.to_onnx(model, args.out,
+                               assume_right_padding=args.assume_right_padding)
     else:
         import torch
 
@@ -260,4 +261,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", help="a .keras file")
     p.add_argument("--to", required=True, choices=("onnx", "torch"), help="target format")
     p.add_argument("--out", required=True, help="file to write (.onnx, or .pt/.pth)")
+    p.add_argument("--assume-right-padding", action="store_true",
+                   help="ONNX: confirm that inputs are padded at the end only (required for a "
+                        "model with Masking; left padding or holes would give other outputs)")
     p.set_defaults(func=convert)

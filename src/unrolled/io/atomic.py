@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from unrolled.io import checks
+
 
 def _umask() -> int:
     """Return the process's umask without changing it (Linux reads it from /proc)."""
@@ -119,6 +121,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes,
         write: the file's bytes, or a function that writes the file at the path it is given.
         overwrite: when ``False``, refuse to replace an existing file.
 
+    Raises:
+        OSError: naming ``path`` and the cause when the disk is full or a size limit or quota
+            is exceeded (errno ``ENOSPC``, ``EFBIG``, ``EDQUOT``, ``EIO``); ``path`` is unchanged.
+
     Example:
         >>> import os, tempfile
         >>> target = os.path.join(tempfile.mkdtemp(), "data.bin")
@@ -128,8 +134,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes,
         b'abc'
 
     """
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        if isinstance(write, (bytes, bytearray, memoryview)):
-            tmp.write_bytes(bytes(write))
-        else:
-            write(tmp)
+    try:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            if isinstance(write, (bytes, bytearray, memoryview)):
+                tmp.write_bytes(bytes(write))
+            else:
+                write(tmp)
+    except OSError as exc:
+        if exc.errno not in checks.DISK_ERRNOS:
+            raise
+        raise checks.write_error(exc, path) from exc

@@ -13,18 +13,21 @@ by the attribute that holds it::
                                      then v_hat for amsgrad)
 
 Each ``vars`` group carries a ``name`` attribute; a layer's own weights are numbered trainable
-first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip.
+first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip. unrolled adds a SHA-256
+checksum to every array it writes (`unrolled.io.checks`; Keras ignores the attributes) and
+verifies it on load; files without checksums (from Keras) load unverified.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.io import atomic, legacy_weights
+from unrolled.io import atomic, checks, legacy_weights
 from unrolled.io.serialization import UnreadableFileError, layer_key
 from unrolled.layers.base import Layer
 
@@ -176,14 +179,15 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
         group = f.require_group(path).create_group("vars")
         group.attrs["name"] = name
         for i, var in enumerate(variables):
-            group.create_dataset(str(i), data=var.numpy())
+            data = var.numpy()
+            checks.add_checksum(group.create_dataset(str(i), data=data), data)
     f.create_group("vars").attrs["name"] = model.name
     arrays = optimizer_arrays(model) if include_optimizer else None
     if arrays is not None:
         group = f.create_group("optimizer").create_group("vars")
         group.attrs["name"] = model.optimizer.name
         for i, a in enumerate(arrays):
-            group.create_dataset(str(i), data=a)
+            checks.add_checksum(group.create_dataset(str(i), data=a), a)
 
 
 def _read_vars(f, path: str, count: int, what: str, source: str) -> list[np.ndarray]:
@@ -207,6 +211,7 @@ def _read_vars(f, path: str, count: int, what: str, source: str) -> list[np.ndar
         if not isinstance(ds, h5.Dataset):
             raise UnreadableFileError(f"{source}: '{path}/vars/{i}' is not an array.")
         out.append(np.asarray(ds[()]))
+        checks.verify_checksum(ds, out[-1], source, f"weight {i} of {what}")
     return out
 
 
@@ -214,8 +219,9 @@ def read_weights(f, model, source: str, include_optimizer: bool = True) -> None:
     """Load weights (and optimizer state) from an open h5py File, checking all before assigning.
 
     Raises:
-        UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch, or
-            non-finite weights, naming the file, layer and weight.
+        UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch,
+            non-finite weights, or an array that fails the checksum unrolled stored with it
+            (`unrolled.io.checks`), naming the file, layer and weight.
 
     """
     pending = []
@@ -248,7 +254,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write ``model``'s weights to ``filepath`` (``.weights.h5``) atomically, Keras layout.
 
     Raises:
-        ValueError: if the name does not end in ``.weights.h5`` or the model is not built.
+        ValueError: if the name does not end in ``.weights.h5``, the model is not built, or a
+            weight holds NaN or infinity (named; loading would refuse the file).
+        OSError: naming the file when the disk is full (the old file stays as it was).
 
     """
     path = os.fspath(filepath)
@@ -256,13 +264,11 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         raise ValueError(f"save_weights writes Keras's '.weights.h5' format; the file name must "
                          f"end in '.weights.h5'. Received: {path!r}.")
     model._require_built("save_weights")
-    h5 = h5py()
-
-    def write(tmp):
-        with h5.File(tmp, "w") as f:
-            write_weights(f, model)
-
-    atomic.atomic_write(path, write, overwrite=overwrite)
+    checks.require_finite_weights(model, path)
+    buffer = io.BytesIO()  # built in memory: a full disk then fails a plain write, named
+    with h5py().File(buffer, "w") as f:
+        write_weights(f, model)
+    atomic.atomic_write(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def open_h5(fileobj, source: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import threading
 from collections import defaultdict
 
 import jax
@@ -21,6 +22,8 @@ from unrolled.layers.variables import Variable, current_path, name_scope
 from unrolled.ops.compile import to_device
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
+#: set by `unrolled.layers.abstract.abstract_build`: weights are abstract, initializers skipped
+_abstract = threading.local()
 
 
 def clear_session() -> None:
@@ -188,7 +191,10 @@ class Layer:
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         name = name or "variable"
         init = initializers.get("glorot_uniform" if initializer is None else initializer)
-        value = to_device(init(shape, dtype=dtype), dtype)
+        if getattr(_abstract, "on", False):  # shapes only: `layers.abstract.abstract_build`
+            value = jnp.zeros(shape, dtype)
+        else:
+            value = to_device(init(shape, dtype=dtype), dtype)
         var = Variable(value, name=name, path=current_path(name), trainable=trainable)
         self._own_weights.append(var)
         return var

@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from unrolled.layers.base import KerasTensor, Layer, unique_name
+from unrolled.layers.embedding import Embedding
 from unrolled.models.functional_config import graph_config, graph_from_config, node_of
 from unrolled.models.model import Model
 from unrolled.training.data import Arrays
@@ -263,6 +264,12 @@ class Functional(Model):
 
     def _has_output_list(self) -> bool:
         return self._multi_output
+
+    def _input_checks(self) -> list:
+        """Return the host checks of inputs: the ids of each `Embedding` fed by a model input."""
+        return [(i, node.layer.check_ids) for node in self._nodes
+                if isinstance(node.layer, Embedding) and len(node.input_tensors) == 1
+                for i, tensor in enumerate(self.inputs) if node.input_tensors[0] is tensor]
 
     def _output_shape(self):
         return self.outputs[0].shape

@@ -62,10 +62,15 @@ class Model(Layer):
             non_trainable=[*self.non_trainable_weights, *states], n_states=len(states),
             inputs=self._input_specs(), multi_input=len(self._input_specs()) > 1,
             output_names=self._output_names(), output_shapes=self._output_shape_list(),
-            multi_output=self._has_output_list(), rows_independent=self._rows_are_independent())
+            multi_output=self._has_output_list(), rows_independent=self._rows_are_independent(),
+            input_checks=tuple(self._input_checks()))
 
     def _input_specs(self) -> list:
         """``(name, batch shape)`` of each input (empty while unknown)."""
+        return []
+
+    def _input_checks(self) -> list:
+        """``(input index, check(array, what))`` pairs run on the host before any step."""
         return []
 
     def _output_names(self) -> list[str]:

@@ -74,6 +74,7 @@ def check_inputs(x, spec, what: str):
         x = as_float_array(x, f"The input x passed to {what}")
         if spec.inputs:
             _check_shape(x, spec.inputs[0][1], what)
+        _run_input_checks([x], spec, what)
         return x
     names = [name for name, _ in spec.inputs]
     shapes = [shape for _, shape in spec.inputs]
@@ -102,7 +103,13 @@ def check_inputs(x, spec, what: str):
     if len(counts) > 1:
         raise ValueError(f"{what}: all inputs need the same number of samples; received "
                          f"{[a.shape[0] for a in arrays]}.")
+    _run_input_checks(arrays, spec, what)
     return Arrays(arrays)
+
+
+def _run_input_checks(arrays: list, spec, what: str) -> None:
+    for index, check in spec.input_checks:
+        check(arrays[index], what)
 
 
 def _check_shape(x: np.ndarray, expected, what: str) -> None:

@@ -37,6 +37,9 @@ class ModelSpec:
         multi_output: whether ``y`` is a list of outputs.
         rows_independent: whether inference treats every row on its own, so `predict` may
             run several batches per call.
+        input_checks: ``(input index, check(array, what))`` pairs that `training.data` runs on
+            the host on every input before it reaches a step (e.g. an `Embedding`'s id range,
+            which cannot be checked inside ``jax.jit``).
 
     """
 
@@ -51,3 +54,4 @@ class ModelSpec:
     output_shapes: list
     multi_output: bool
     rows_independent: bool
+    input_checks: tuple = ()
