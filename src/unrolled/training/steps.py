@@ -3,7 +3,8 @@
 Every builder returns a jitted function of arrays only (no model, no ``self``): one compiled
 variant per batch shape. ``forward`` is the model's pure forward (`training.spec`). The
 epoch state ``es`` keeps the loss and metric totals on the device, with a NaN flag: a step
-whose loss is not finite (or any later one) leaves the weights as they were.
+whose loss is not finite, or whose update would make a weight non-finite (an overflowing step
+with a finite loss), leaves the weights as they were, and so does every later step.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def make_train_step(forward, loss, metrics, tx):
         updates, new_opt = tx.update(grads, opt_state, tv)
         new_tv = optax.apply_updates(tv, updates)
         finite = jnp.isfinite(value)
+        for w in jax.tree.leaves(new_tv):  # an update may overflow although the loss is finite
+            finite = finite & jnp.all(jnp.isfinite(w))
         ok = finite & ~es["nan"]
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
         n_real = jnp.sum(valid)

@@ -25,7 +25,7 @@ from unrolled.training.steps import fresh_epoch_state, logs_of, make_eval_step, 
 
 
 class NaNLossError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite."""
+    """Raised when the training loss, or a weight after an update, becomes NaN or infinite."""
 
 
 class Trainer:
@@ -145,8 +145,8 @@ class Trainer:
         tv, ntv, self.opt_state, es = self.train_step(
             tv, ntv, self.opt_state, es, x, y, sw, np.ones((x.shape[0],), np.float32), key)
         if bool(es["nan"]):
-            raise NaNLossError("The training loss is NaN or infinite on this batch; the weights "
-                               "were left unchanged.")
+            raise NaNLossError("The training loss (or a weight after the update) is NaN or "
+                               "infinite on this batch; the weights were left unchanged.")
         write_values(spec, tv, ntv)
         self.optimizer.iterations = int(self.opt_state.iterations)
         return logs_of(es, self.metrics)
@@ -206,7 +206,8 @@ class _EpochLoop:
         t.optimizer.iterations = int(t.opt_state.iterations)
         if bool(es["nan"]) and not self.nan_stops:
             raise NaNLossError(
-                f"The training loss became NaN or infinite at epoch {epoch + 1} (of "
+                f"The training loss (or a weight after the update) became NaN or infinite at "
+                f"epoch {epoch + 1} (of "
                 f"{epochs}), batch {int(es['nan_step']) + 1} (of {self.steps}). Training "
                 "stopped; the weights are those after the last finite batch. Check the inputs "
                 "and labels for extreme values, lower the learning rate, or clip gradients "
