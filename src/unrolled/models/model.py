@@ -9,8 +9,10 @@ and the other public methods hand it the model and return its results.
 from __future__ import annotations
 
 from unrolled.layers.base import Layer, set_weight_values, shape_str
+from unrolled.layers.core import InputLayer, Masking
 from unrolled.layers.variables import StatelessScope
 from unrolled.training import optimizers as optimizers_module
+from unrolled.training import streaming
 from unrolled.training.compile_utils import CompileLoss, CompileMetrics
 from unrolled.training.data import num_samples
 from unrolled.training.predict import Predictor
@@ -63,7 +65,7 @@ class Model(Layer):
             inputs=self._input_specs(), multi_input=len(self._input_specs()) > 1,
             output_names=self._output_names(), output_shapes=self._output_shape_list(),
             multi_output=self._has_output_list(), rows_independent=self._rows_are_independent(),
-            input_checks=tuple(self._input_checks()))
+            input_checks=tuple(self._input_checks()), mask_value=self._leading_mask_value())
 
     def _input_specs(self) -> list:
         """``(name, batch shape)`` of each input (empty while unknown)."""
@@ -72,6 +74,13 @@ class Model(Layer):
     def _input_checks(self) -> list:
         """``(input index, check(array, what))`` pairs run on the host before any step."""
         return []
+
+    def _leading_mask_value(self) -> float | None:
+        """Return the mask value of a `Masking` layer taking the (only) input first, or None."""
+        first = [la for la in getattr(self, "layers", []) if not isinstance(la, InputLayer)][:1]
+        if len(self._input_specs()) > 1 or not first or not isinstance(first[0], Masking):
+            return None
+        return float(first[0].mask_value)
 
     def _output_names(self) -> list[str]:
         return []
@@ -134,7 +143,10 @@ class Model(Layer):
         """Train for ``epochs`` epochs; returns a `History` (Keras semantics).
 
         Args:
-            x: inputs ``(N, T, F)`` (a list or dict by input name for several inputs).
+            x: inputs ``(N, T, F)`` (a list or dict by input name for several inputs), or a
+                generator, iterable or `PyDataset` of ``(x, y[, sample_weight])`` batches
+                (then no ``y``, ``batch_size`` or ``sample_weight``; see
+                `unrolled.training.streaming`).
             y: labels fitting the output (a list or dict by output name for several).
             batch_size: samples per step (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
@@ -147,8 +159,9 @@ class Model(Layer):
                 (the integer label, or the argmax of a one-hot label), as Keras.
             sample_weight: per-sample weights ``(N,)``.
             initial_epoch: epoch to start at (for resuming).
-            steps_per_epoch: must be None (arrays define the epoch; no generators).
-            validation_steps: must be None (as ``steps_per_epoch``).
+            steps_per_epoch: batches per epoch from a generator or PyDataset (continuing where
+                the last epoch stopped, as Keras); None: one pass. Not with arrays.
+            validation_steps: batches of a generator ``validation_data`` per validation.
             validation_batch_size: batch size for validation (default: ``batch_size``).
             validation_freq: validate every N epochs (int) or at these 1-based epochs (list).
 
@@ -172,16 +185,32 @@ class Model(Layer):
         A list ``[loss, *metrics]`` (a float with no metrics), or a dict with ``return_dict=True``.
         """
         trainer = self._compiled_trainer("evaluate")
+        if streaming.is_stream(x):
+            streaming.check_stream_arguments("evaluate", y, batch_size, sample_weight)
+            return trainer.results(trainer.evaluate_stream(self, x, steps), return_dict)
+        if steps is not None:
+            raise ValueError("evaluate: steps applies to a generator, iterable or PyDataset x; "
+                             "with arrays leave it None.")
         self._require_built("evaluate")
         logs = trainer.evaluate_logs(self, x, y, sample_weight,
                                      32 if batch_size is None else batch_size)
         return trainer.results(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Return the model's outputs for ``x`` as a NumPy array, batch by batch."""
-        self._require_built("predict")
+        """Return the model's outputs for ``x`` as a NumPy array, batch by batch.
+
+        ``x`` may also be a generator, iterable or `PyDataset` of batches (``x`` alone or
+        ``(x, ...)``; ``steps`` batches, or one pass).
+        """
         if self._predictor is None:
             self._predictor = Predictor(self._stateless_forward)
+        if streaming.is_stream(x):
+            streaming.check_stream_arguments("predict", batch_size=batch_size)
+            return streaming.predict_stream(self._predictor, self, x, steps)
+        if steps is not None:
+            raise ValueError("predict: steps applies to a generator, iterable or PyDataset x; "
+                             "with arrays leave it None.")
+        self._require_built("predict")
         return self._predictor(self._training_spec(), x, batch_size)
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):

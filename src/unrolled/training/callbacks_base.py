@@ -99,7 +99,7 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         """Finish the bar with the epoch's logs."""
         if self.bar is not None:
-            self.bar.update(self.params["steps"], logs or {}, finalize=True)
+            self.bar.update(self.params["steps"], logs or {}, finalize=True)  # None: as seen
 
 
 _NO_INDEX_HOOKS = {"on_train_begin", "on_train_end", "on_test_begin", "on_test_end",

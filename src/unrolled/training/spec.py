@@ -37,6 +37,8 @@ class ModelSpec:
         multi_output: whether ``y`` is a list of outputs.
         rows_independent: whether inference treats every row on its own, so `predict` may
             run several batches per call.
+        mask_value: the value a leading ``Masking`` layer treats as padding, or None: a stream
+            of varying lengths may then be padded with it (`training.streaming`).
         input_checks: ``(input index, check(array, what))`` pairs that `training.data` runs on
             the host on every input before it reaches a step (e.g. an `Embedding`'s id range,
             which cannot be checked inside ``jax.jit``).
@@ -55,3 +57,4 @@ class ModelSpec:
     multi_output: bool
     rows_independent: bool
     input_checks: tuple = ()
+    mask_value: float | None = None

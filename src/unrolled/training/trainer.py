@@ -20,7 +20,7 @@ import numpy as np
 from unrolled.layers.random import SeedGenerator, numpy_rng
 from unrolled.ops.compile import to_device
 from unrolled.training import callbacks as callbacks_module
-from unrolled.training import data, labels
+from unrolled.training import data, labels, streaming
 from unrolled.training.steps import fresh_epoch_state, logs_of, make_eval_step, make_train_step
 
 
@@ -80,23 +80,39 @@ class Trainer:
             class_weight=None, sample_weight=None, initial_epoch=0, steps_per_epoch=None,
             validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train ``model`` (see `Model.fit` for the arguments); returns its `History`."""
-        batch_size, verbose = _check_fit_arguments(
-            x, y, batch_size, verbose, class_weight, sample_weight, validation_freq,
-            steps_per_epoch, validation_steps)
-        spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, class_weight, "fit")
-        if validation_data is None and validation_split:
-            (x, y, sw), validation_data = data.split_validation(x, y, sw, validation_split)
-        if x.shape[0] == 0:
-            raise ValueError("fit received 0 training samples.")
-        self._resolve_metrics(y, shapes)
+        if validation_steps is not None and not streaming.is_stream(validation_data):
+            raise ValueError("validation_steps applies to a generator, iterable or PyDataset "
+                             "validation_data; with arrays leave it None.")
+        if streaming.is_stream(x):
+            streaming.check_stream_arguments("fit", y, batch_size, sample_weight, class_weight)
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays (it holds out their last "
+                                 "samples); with a generator or PyDataset pass validation_data.")
+            feed = streaming.StreamFeed(model, x, steps_per_epoch, "fit", self.loss,
+                                        class_weight)
+            spec = feed.spec  # builds an unbuilt model from the first batch, on this thread
+            fx, fy, _, _ = feed.checked(feed.first_batch())
+            self._resolve_metrics(fy, feed.output_shapes(fx))
+            verbose = _check_fit_arguments(x, True, None, verbose, None, None, validation_freq,
+                                           None, None, streamed=True)[1]
+        else:
+            batch_size, verbose = _check_fit_arguments(
+                x, y, batch_size, verbose, class_weight, sample_weight, validation_freq,
+                steps_per_epoch, validation_steps)
+            spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, class_weight, "fit")
+            if validation_data is None and validation_split:
+                (x, y, sw), validation_data = data.split_validation(x, y, sw, validation_split)
+            if x.shape[0] == 0:
+                raise ValueError("fit received 0 training samples.")
+            self._resolve_metrics(y, shapes)
+            feed = _ArrayFeed((x, y, sw), batch_size, shuffle)
         self.prepare(spec)
         history = callbacks_module.History()
         cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger())
-        steps = math.ceil(x.shape[0] / batch_size)
-        history.params = params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        loop = _EpochLoop(self, model, spec, (x, y, sw), batch_size, shuffle,
+        history.params = params = {"verbose": verbose, "epochs": epochs, "steps": feed.steps}
+        loop = _EpochLoop(self, model, spec, feed,
                           callbacks_module.CallbackList(cbs, model, params), cbs)
         model.stop_training = False
         model.history = history
@@ -109,29 +125,45 @@ class Trainer:
             loop.callbacks.on_epoch_begin(epoch)
             logs = loop.run(epoch, epochs)
             if validation_data is not None and _should_eval(epoch, validation_freq):
-                vx, vy, *vsw = validation_data
-                val = self.evaluate_logs(model, vx, vy, vsw[0] if vsw else None,
-                                         validation_batch_size or batch_size)
-                logs.update({"val_" + k: v for k, v in val.items()})
+                logs.update({"val_" + k: v for k, v in self._validate(
+                    model, validation_data, validation_steps,
+                    validation_batch_size or batch_size).items()})
             loop.callbacks.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
         loop.callbacks.on_train_end()
         return history
 
+    def _validate(self, model, validation_data, steps, batch_size) -> dict[str, float]:
+        if streaming.is_stream(validation_data):
+            return self.evaluate_stream(model, validation_data, steps)
+        vx, vy, *vsw = validation_data
+        return self.evaluate_logs(model, vx, vy, vsw[0] if vsw else None, batch_size or 32)
+
     def evaluate_logs(self, model, x, y, sample_weight, batch_size: int) -> dict[str, float]:
         """Return the loss and metrics on ``(x, y)`` as Keras's logs."""
         spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, None, "evaluate")
         self._resolve_metrics(y, shapes)
-        if self.eval_step is None:
-            self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
         n = x.shape[0]
         idx, valid = data.batches(n, batch_size, np.arange(n))
+        return self._evaluate_batches(
+            spec, ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(idx.shape[0])))
+
+    def evaluate_stream(self, model, source, steps) -> dict[str, float]:
+        """Return the loss and metrics over the batches of a generator, iterable or PyDataset."""
+        feed = streaming.StreamFeed(model, source, steps, "evaluate", self.loss)
+        spec = feed.spec
+        fx, fy, _, _ = feed.checked(feed.first_batch())
+        self._resolve_metrics(fy, feed.output_shapes(fx))
+        return self._evaluate_batches(spec, feed.epoch())
+
+    def _evaluate_batches(self, spec, batches) -> dict[str, float]:
+        if self.eval_step is None:
+            self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
         tv, ntv = read_values(spec)
         es = fresh_epoch_state(self.metrics)
-        for b in range(idx.shape[0]):
-            i = idx[b]
-            es = self.eval_step(tv, ntv, es, x[i], y[i], sw[i], valid[b])
+        for x, y, sw, valid in batches:
+            es = self.eval_step(tv, ntv, es, x, y, sw, valid)
         return logs_of(es, self.metrics)
 
     def train_on_batch(self, model, x, y, sample_weight=None) -> dict[str, float]:
@@ -164,35 +196,47 @@ class Trainer:
                 for name, fn in (("train", self.train_step), ("eval", self.eval_step))}
 
 
-class _EpochLoop:
-    """One fit's epochs: shuffled batch plans, the jitted steps and the per-batch callbacks."""
+class _ArrayFeed:
+    """Arrays as one epoch's batches: a fresh shuffled plan every epoch, the last one padded."""
 
-    def __init__(self, trainer, model, spec, arrays, batch_size, shuffle, cblist, cbs):
-        self.trainer, self.model, self.spec, self.arrays = trainer, model, spec, arrays
-        self.batch_size, self.shuffle, self.callbacks = batch_size, shuffle, cblist
+    def __init__(self, arrays, batch_size: int, shuffle: bool):
+        self.arrays, self.batch_size, self.shuffle = arrays, batch_size, shuffle
         self.n = arrays[0].shape[0]
         self.steps = math.ceil(self.n / batch_size)
-        bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)), None)
-        self.bar = None if bar_cb is None else bar_cb.bar
+
+    def epoch(self):
+        """Return the epoch's ``(x, y, sw, valid)`` batches (the order is drawn now)."""
+        x, y, sw = self.arrays
+        order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
+        idx, valid = data.batches(self.n, self.batch_size, order)
+        return ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(self.steps))
+
+
+class _EpochLoop:
+    """One fit's epochs: the feed's batches, the jitted steps and the per-batch callbacks."""
+
+    def __init__(self, trainer, model, spec, feed, cblist, cbs):
+        self.trainer, self.model, self.spec, self.feed = trainer, model, spec, feed
+        self.callbacks = cblist
+        self.bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)),
+                           None)
         self.per_batch = cblist.wants_batch_logs()
         self.nan_stops = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
         self.seeds = SeedGenerator()
 
     def run(self, epoch: int, epochs: int) -> dict[str, float]:
         """Train one epoch; returns its logs."""
-        t, spec, (x, y, sw) = self.trainer, self.spec, self.arrays
+        t, spec, steps = self.trainer, self.spec, self.feed.steps
         t.sync_learning_rate()
-        order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
-        idx, valid = data.batches(self.n, self.batch_size, order)
+        batches = self.feed.epoch()
         es = fresh_epoch_state(t.metrics)
         base_key = self.seeds.next()
         tv, ntv = read_values(spec)  # weights and RNN states, as callbacks may have left them
-        for b in range(self.steps):
+        for b, (x, y, sw, valid) in enumerate(batches):
             if self.per_batch:
                 self.callbacks.on_train_batch_begin(b)
-            i = idx[b]
             tv, ntv, t.opt_state, es = t.train_step(
-                tv, ntv, t.opt_state, es, x[i], y[i], sw[i], valid[b], base_key)
+                tv, ntv, t.opt_state, es, x, y, sw, valid, base_key)
             if self.per_batch:
                 write_values(spec, tv, ntv)
                 self.callbacks.on_train_batch_end(b, logs_of(es, t.metrics))
@@ -200,18 +244,21 @@ class _EpochLoop:
                 if self.model.stop_training:
                     break
                 tv, ntv = read_values(spec)
-            if self.bar is not None and self.bar.due() and b + 1 < self.steps:
-                self.bar.update(b + 1, logs_of(es, t.metrics))
+            bar = None if self.bar_cb is None else self.bar_cb.bar  # new every epoch
+            if bar is not None:
+                if bar.due() and (steps is None or b + 1 < steps):
+                    bar.update(b + 1, logs_of(es, t.metrics))
+                bar.seen = b + 1  # the count an unknown-length epoch ends with
         write_values(spec, tv, ntv)
         t.optimizer.iterations = int(t.opt_state.iterations)
         if bool(es["nan"]) and not self.nan_stops:
+            of = "" if steps is None else f" (of {steps})"
             raise NaNLossError(
                 f"The training loss (or a weight after the update) became NaN or infinite at "
-                f"epoch {epoch + 1} (of "
-                f"{epochs}), batch {int(es['nan_step']) + 1} (of {self.steps}). Training "
-                "stopped; the weights are those after the last finite batch. Check the inputs "
-                "and labels for extreme values, lower the learning rate, or clip gradients "
-                "(e.g. Adam(clipnorm=1.0))."
+                f"epoch {epoch + 1} (of {epochs}), batch {int(es['nan_step']) + 1}{of}. "
+                "Training stopped; the weights are those after the last finite batch. Check "
+                "the inputs and labels for extreme values, lower the learning rate, or clip "
+                "gradients (e.g. Adam(clipnorm=1.0))."
             )
         return logs_of(es, t.metrics)
 
@@ -230,7 +277,7 @@ def write_values(spec, tv, ntv) -> None:
 
 
 def _check_fit_arguments(x, y, batch_size, verbose, class_weight, sample_weight,
-                         validation_freq, steps_per_epoch, validation_steps):
+                         validation_freq, steps_per_epoch, validation_steps, streamed=False):
     """Keras's argument rules for `fit`; returns ``(batch_size, verbose)`` as ints."""
     if class_weight is not None and sample_weight is not None:
         raise ValueError("fit: pass either `class_weight` or `sample_weight`, not both "
@@ -242,9 +289,9 @@ def _check_fit_arguments(x, y, batch_size, verbose, class_weight, sample_weight,
     if not ok:
         raise ValueError(f"validation_freq must be a positive int (validate every N epochs) or a "
                          f"list of 1-based epoch numbers; received {validation_freq!r}.")
-    if steps_per_epoch is not None or validation_steps is not None:
-        raise ValueError("steps_per_epoch/validation_steps need a generator; unrolled fits "
-                         "arrays, so leave them None.")
+    if steps_per_epoch is not None and not streamed:
+        raise ValueError("steps_per_epoch applies to a generator, iterable or PyDataset x; "
+                         "with arrays the data define the epoch, so leave it None.")
     if x is None or y is None:
         raise ValueError("fit needs both x and y arrays.")
     batch_size = 32 if batch_size is None else int(batch_size)
