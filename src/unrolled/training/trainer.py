@@ -100,6 +100,7 @@ class Trainer:
                           callbacks_module.CallbackList(cbs, model, params), cbs)
         model.stop_training = False
         model.history = history
+        model._fit_seed_generator = loop.seeds  # the dropout keys' stream, for BackupAndRestore
         loop.callbacks.on_train_begin()
         # A callback may set the epoch to resume at (BackupAndRestore), as Keras's trainer reads
         # `_initial_epoch` after on_train_begin; each epoch reads the weights callbacks left.
