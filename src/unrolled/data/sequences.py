@@ -56,6 +56,10 @@ def pad_sequences(
         raise ValueError(
             f'Truncating type "{truncating}" not understood; expected "pre" or "post".'
         )
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer))
+                               or maxlen < 0):
+        raise ValueError(f"pad_sequences: maxlen must be a non-negative integer (the output "
+                         f"length) or None for the longest sequence; received maxlen={maxlen!r}.")
     lengths = []
     element_shape: tuple[int, ...] | None = None
     for seq in sequences:
