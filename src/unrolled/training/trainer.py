@@ -91,9 +91,9 @@ class Trainer:
             validation_data = self._validation_data(model, validation_data)
         if x.shape[0] == 0:
             raise ValueError("fit received 0 training samples.")
-        batch_size = min(batch_size, x.shape[0])  # as Keras: one short batch, not padded rows
         val_batch_size = batch_size if validation_batch_size is None else \
             data.check_batch_size(validation_batch_size, "fit (validation_batch_size)")
+        batch_size = min(batch_size, x.shape[0])  # as Keras: one short batch, not padded rows
         if epochs <= initial_epoch:
             warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
                           "trains (epochs is the index of the last epoch, not a count); pass "
