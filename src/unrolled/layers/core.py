@@ -39,6 +39,11 @@ class InputLayer(Layer):
                 raise ValueError("Input needs `shape=` (per-sample shape), e.g. shape=(24, 1).")
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
             batch_shape = (batch_size, *shape)
+        if any(d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                                  or d <= 0) for d in tuple(batch_shape)[1:]):
+            raise ValueError(f"Input: every dimension of shape must be a positive integer or "
+                             f"None; received batch shape {tuple(batch_shape)}. A sequence needs "
+                             "at least one time step.")
         super().__init__(name=name, batch_input_shape=batch_shape, **kwargs)
         # Integer inputs (token ids for Embedding) are allowed; they reach the model as float32
         # arrays holding exact integers, which Embedding casts back.
@@ -89,6 +94,10 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(mask_value, (bool, np.bool_)) or not isinstance(
+                mask_value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"Masking: mask_value must be a number (the padding value of the "
+                             f"inputs, e.g. 0.0); received {mask_value!r}.")
         self.mask_value = mask_value
 
     def compute_mask(self, inputs, mask=None):

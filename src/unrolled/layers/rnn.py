@@ -216,6 +216,12 @@ class RNN(Layer):
                 f"(batch, timesteps, features), found ndim={len(shape)} with shape "
                 f"{tuple(shape)}. For a single feature per step reshape to (batch, timesteps, 1)."
             )
+        if shape[1] == 0:
+            raise ValueError(
+                f"Layer {self.name!r} received sequences of 0 time steps (shape "
+                f"{tuple(shape)}); an RNN needs at least one step. Drop the empty sequences, or "
+                "pad them to one step and mask it (Masking)."
+            )
 
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape``."""

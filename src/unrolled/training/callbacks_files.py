@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from unrolled.layers.random import rng_state, set_rng_state
 from unrolled.training.callbacks_base import Callback
 from unrolled.training.callbacks_monitor import MonitorCallback
 
@@ -189,6 +190,13 @@ class BackupAndRestore(Callback):
     Keras 3 writes them. A later ``fit`` with this callback on the same model loads them and
     starts at the saved epoch; a ``fit`` that completes deletes the backup.
 
+    Unlike Keras, the metadata also holds the random state of the run (key
+    ``unrolled_random_state``: the generator `fit` shuffles with and the stream of dropout
+    keys), restored with the weights, so that a run resumed from an epoch backup gives the same
+    weights and history as an uninterrupted one with ``shuffle=True`` and dropout too. A backup
+    taken every ``save_freq`` batches restarts its epoch from the start (as Keras) with that
+    epoch's data order.
+
     Args:
         backup_dir: a directory used only for this backup.
         save_freq: ``"epoch"`` or a number of batches between backups.
@@ -218,6 +226,7 @@ class BackupAndRestore(Callback):
         self._weights_path = os.path.join(self.backup_dir, "latest.weights.h5")
         self._metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
         self._batches_since_save = self._last_batch = self._current_epoch = 0
+        self._epoch_random_state = None
 
     def on_train_begin(self, logs=None):
         """Restore the weights, optimizer state and epoch of the last backup, if any."""
@@ -242,9 +251,16 @@ class BackupAndRestore(Callback):
             self.model.load_weights(self._weights_path)
         if os.path.exists(self._metadata_path):
             with open(self._metadata_path) as f:
-                epoch = json.load(f)["epoch"]
+                metadata = json.load(f)
+            epoch = metadata["epoch"]
             self.model._initial_epoch = epoch  # fit starts here (as Keras's trainer reads it)
             self._current_epoch = epoch
+            if _RANDOM_KEY in metadata:
+                _restore_random_state(self.model, metadata[_RANDOM_KEY])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Remember the random state this epoch starts from (for backups within the epoch)."""
+        self._epoch_random_state = _random_state(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         """Back up every ``save_freq`` batches when it is an integer."""
@@ -260,6 +276,7 @@ class BackupAndRestore(Callback):
     def on_epoch_end(self, epoch, logs=None):
         """Back up at the end of the epoch (``save_freq="epoch"``)."""
         self._current_epoch, self._last_batch = epoch + 1, 0
+        self._epoch_random_state = _random_state(self.model)  # where epoch + 1 will start
         if self.save_freq == "epoch":
             self._save()
 
@@ -271,9 +288,33 @@ class BackupAndRestore(Callback):
                     shutil.copyfile(path, path + ".bkp")
         self.model.save_weights(self._weights_path, overwrite=True)
         with open(self._metadata_path, "w") as f:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch}, f)
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch,
+                       _RANDOM_KEY: self._epoch_random_state}, f)
 
     def on_train_end(self, logs=None):
         """Delete the backup: training completed."""
         if self.delete_checkpoint and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
+
+
+# The random state a resumed run needs to shuffle and drop out as the uninterrupted run did: the
+# generator fit draws each epoch's order from, and the fit's stream of dropout keys.
+_RANDOM_KEY = "unrolled_random_state"
+
+
+def _random_state(model) -> dict:
+    seeds = getattr(model, "_fit_seed_generator", None)
+    state = {"numpy": rng_state()}
+    if seeds is not None:
+        state["fit_seed_generator"] = seeds.get_state()
+    return state
+
+
+def _restore_random_state(model, state) -> None:
+    if not isinstance(state, dict) or "numpy" not in state:
+        raise ValueError(f"BackupAndRestore: the backup's {_RANDOM_KEY!r} is not a random state "
+                         "unrolled wrote; delete the backup directory to start afresh.")
+    set_rng_state(state["numpy"])
+    seeds = getattr(model, "_fit_seed_generator", None)
+    if seeds is not None and "fit_seed_generator" in state:
+        seeds.set_state(state["fit_seed_generator"])

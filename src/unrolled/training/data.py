@@ -108,6 +108,13 @@ def check_inputs(x, spec, what: str):
 
 
 def _run_input_checks(arrays: list, spec, what: str) -> None:
+    for a in arrays:
+        if 0 in a.shape[1:]:
+            raise ValueError(
+                f"{what}: received inputs of shape {a.shape}, with an axis of length 0 (axis "
+                f"{a.shape.index(0, 1)}; axis 1 is time): zero-length sequences cannot be "
+                "processed. Drop empty sequences, or pad them to one step and mask it."
+            )
     for index, check in spec.input_checks:
         check(arrays[index], what)
 
@@ -140,6 +147,22 @@ def output_shapes(spec, x) -> list[tuple]:
     outs = jax.eval_shape(lambda v: spec.forward(tv, ntv, v, False, None)[0], x_spec)
     outs = outs if spec.multi_output else [outs]  # shapes only: nothing runs or compiles
     return [(None, *o.shape[1:]) for o in outs]
+
+
+def check_batch_size(batch_size, what: str, n: int | None = None) -> int:
+    """Return ``batch_size`` as a positive int (32 for None), clipped to ``n`` rows as Keras.
+
+    Refuses 0, negative, bool and float values (``2.5``) with a ValueError naming ``what``:
+    ``int()`` would truncate them silently.
+    """
+    if batch_size is None:
+        batch_size = 32
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+            or batch_size <= 0):
+        raise ValueError(f"{what}: batch_size must be a positive integer (or None for 32); "
+                         f"received {batch_size!r}.")
+    batch_size = int(batch_size)
+    return batch_size if not n else min(batch_size, n)
 
 
 def batches(n: int, batch_size: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -35,10 +35,13 @@ class Predictor:
         Stateful RNN states are read before the first batch, carried from batch to batch and
         written back at the end.
         """
+        batch_size = data.check_batch_size(batch_size, "predict")
         x = data.check_inputs(x, spec, "predict")
-        batch_size = 32 if batch_size is None else int(batch_size)
         n = x.shape[0]
-        batch_size = min(batch_size, max(n, 1))
+        if n == 0:  # no rows: empty outputs of the model's output shapes, nothing runs
+            empty = [np.zeros((0, *shape[1:]), np.float32) for shape in data.output_shapes(spec, x)]
+            return empty if spec.multi_output else empty[0]
+        batch_size = min(batch_size, n)
         idx, _ = data.batches(n, batch_size, np.arange(n))
         n_weights = len(spec.non_trainable) - spec.n_states
         tv = [w.value for w in spec.trainable]

@@ -14,6 +14,7 @@ freezes the weights at the last finite batch and is reported with its epoch and 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -88,24 +89,38 @@ class Trainer:
             if validation_split:
                 raise ValueError("fit: validation_split needs arrays (it holds out their last "
                                  "samples); with a generator or PyDataset pass validation_data.")
+            verbose = _check_fit_arguments(x, True, None, verbose, None, None, validation_freq,
+                                           steps_per_epoch, None, epochs, initial_epoch,
+                                           streamed=True)[1]
             feed = streaming.StreamFeed(model, x, steps_per_epoch, "fit", self.loss,
                                         class_weight)
             spec = feed.spec  # builds an unbuilt model from the first batch, on this thread
             fx, fy, _, _ = feed.checked(feed.first_batch())
             self._resolve_metrics(fy, feed.output_shapes(fx))
-            verbose = _check_fit_arguments(x, True, None, verbose, None, None, validation_freq,
-                                           None, None, streamed=True)[1]
+            batch_size = 32  # validation arrays' default batch size, as Keras
         else:
             batch_size, verbose = _check_fit_arguments(
                 x, y, batch_size, verbose, class_weight, sample_weight, validation_freq,
-                steps_per_epoch, validation_steps)
+                steps_per_epoch, validation_steps, epochs, initial_epoch)
             spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, class_weight, "fit")
             if validation_data is None and validation_split:
                 (x, y, sw), validation_data = data.split_validation(x, y, sw, validation_split)
+                validation_split = "checked"
             if x.shape[0] == 0:
                 raise ValueError("fit received 0 training samples.")
             self._resolve_metrics(y, shapes)
+        if validation_data is not None and validation_split != "checked" and \
+                not streaming.is_stream(validation_data):  # checked before epoch 1, not after
+            validation_data = self._validation_data(model, validation_data)
+        val_batch_size = batch_size if validation_batch_size is None else \
+            data.check_batch_size(validation_batch_size, "fit (validation_batch_size)")
+        if not streaming.is_stream(x):
+            batch_size = min(batch_size, x.shape[0])  # as Keras: one short batch, not padded rows
             feed = _ArrayFeed((x, y, sw), batch_size, shuffle)
+        if epochs <= initial_epoch:
+            warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
+                          "trains (epochs is the index of the last epoch, not a count); pass "
+                          f"epochs > {initial_epoch}.", UserWarning, stacklevel=3)
         self.prepare(spec)
         history = callbacks_module.History()
         cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
@@ -116,6 +131,7 @@ class Trainer:
                           callbacks_module.CallbackList(cbs, model, params), cbs)
         model.stop_training = False
         model.history = history
+        model._fit_seed_generator = loop.seeds  # the dropout keys' stream, for BackupAndRestore
         loop.callbacks.on_train_begin()
         # A callback may set the epoch to resume at (BackupAndRestore), as Keras's trainer reads
         # `_initial_epoch` after on_train_begin; each epoch reads the weights callbacks left.
@@ -125,26 +141,45 @@ class Trainer:
             loop.callbacks.on_epoch_begin(epoch)
             logs = loop.run(epoch, epochs)
             if validation_data is not None and _should_eval(epoch, validation_freq):
-                logs.update({"val_" + k: v for k, v in self._validate(
-                    model, validation_data, validation_steps,
-                    validation_batch_size or batch_size).items()})
+                if streaming.is_stream(validation_data):
+                    val = self.evaluate_stream(model, validation_data, validation_steps)
+                else:
+                    val = self._evaluate_checked(spec, *validation_data, val_batch_size)
+                logs.update({"val_" + k: v for k, v in val.items()})
             loop.callbacks.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
         loop.callbacks.on_train_end()
         return history
 
-    def _validate(self, model, validation_data, steps, batch_size) -> dict[str, float]:
-        if streaming.is_stream(validation_data):
-            return self.evaluate_stream(model, validation_data, steps)
-        vx, vy, *vsw = validation_data
-        return self.evaluate_logs(model, vx, vy, vsw[0] if vsw else None, batch_size or 32)
-
     def evaluate_logs(self, model, x, y, sample_weight, batch_size: int) -> dict[str, float]:
         """Return the loss and metrics on ``(x, y)`` as Keras's logs."""
         spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, None, "evaluate")
+        if x.shape[0] == 0:
+            raise ValueError("evaluate received 0 samples; there is nothing to evaluate.")
         self._resolve_metrics(y, shapes)
+        return self._evaluate_checked(spec, x, y, sw, batch_size)
+
+    def _validation_data(self, model, validation_data):
+        """Check fit's ``validation_data`` as fit's own data; returns ``(x, y, sample_weight)``."""
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, "
+                             "y_val, sample_weight_val); received "
+                             f"{type(validation_data).__name__}"
+                             + (f" of length {len(validation_data)}"
+                                if isinstance(validation_data, (list, tuple)) else "") + ".")
+        vx, vy, *vsw = validation_data
+        _, vx, vy, vsw, _ = self._data(model, vx, vy, vsw[0] if vsw else None, None,
+                                       "fit (validation_data)")
+        if vx.shape[0] == 0:
+            raise ValueError("fit: validation_data holds 0 samples; pass None to skip "
+                             "validation.")
+        return vx, vy, vsw
+
+    def _evaluate_checked(self, spec, x, y, sw, batch_size) -> dict[str, float]:
+        """Return the loss and metrics on checked arrays (metrics already resolved)."""
         n = x.shape[0]
+        batch_size = data.check_batch_size(batch_size, "evaluate", n)
         idx, valid = data.batches(n, batch_size, np.arange(n))
         return self._evaluate_batches(
             spec, ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(idx.shape[0])))
@@ -277,8 +312,13 @@ def write_values(spec, tv, ntv) -> None:
 
 
 def _check_fit_arguments(x, y, batch_size, verbose, class_weight, sample_weight,
-                         validation_freq, steps_per_epoch, validation_steps, streamed=False):
+                         validation_freq, steps_per_epoch, validation_steps, epochs,
+                         initial_epoch, streamed=False):
     """Keras's argument rules for `fit`; returns ``(batch_size, verbose)`` as ints."""
+    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"fit: {name} must be a non-negative integer (epochs is the index "
+                             f"of the last epoch to train); received {name}={value!r}.")
     if class_weight is not None and sample_weight is not None:
         raise ValueError("fit: pass either `class_weight` or `sample_weight`, not both "
                          "(Keras rejects the combination too); fold the class weights into "
@@ -294,10 +334,7 @@ def _check_fit_arguments(x, y, batch_size, verbose, class_weight, sample_weight,
                          "with arrays the data define the epoch, so leave it None.")
     if x is None or y is None:
         raise ValueError("fit needs both x and y arrays.")
-    batch_size = 32 if batch_size is None else int(batch_size)
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer; received {batch_size}.")
-    return batch_size, 1 if verbose == "auto" else int(verbose)
+    return data.check_batch_size(batch_size, "fit"), 1 if verbose == "auto" else int(verbose)
 
 
 def _should_eval(epoch: int, freq) -> bool:
