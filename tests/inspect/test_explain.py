@@ -69,6 +69,8 @@ def test_seed_model_is_said_plainly():
         assert shape in text
     assert "4*16*(1+16+1) = 1,152" in text and "1,186 parameters" in text
     assert "carried over unchanged" in text  # masking
+    assert "at steps t = 0, 1, ..., 23 (numbered from 0" in text  # never 1..24
+    assert "t = 23 when nothing is masked" in text
 
 
 def test_gate_weights_slice_the_arrays():

@@ -42,8 +42,8 @@ def test_architecture_names_layers_cells_gates_and_shapes(case, tmp_path):
     assert path.read_text().lstrip().startswith("<?xml")
     for expected in ("lstm (LSTM, 4 cells)", "output (None, 6, 4)", "lstm_1 (LSTM, 3 cells)",
                      "dense (Dense)", "shape (None, 6, 2)", "T = 6 steps", "same layer of 4 cells",
-                     "kernel (2, 16)", "recurrent_kernel (4, 16)", "bias (16,)", "LSTM layer, t=1",
-                     "x_1 (2 features)", "h_1 (4)", "h, c: 4 slots", "112 params"):  # 4*4*(2+4+1)
+                     "kernel (2, 16)", "recurrent_kernel (4, 16)", "bias (16,)", "LSTM layer, t=0",
+                     "LSTM layer, t=5", "numbered t = 0 .. 5", "x_0 (2 features)", "h_0 (4)", "h, c: 4 slots", "112 params"):  # 4*4*(2+4+1)
         assert expected in text, expected
     for gate in ("i\n(4)", "f\n(4)", "c~\n(4)", "o\n(4)"):
         assert gate in text
@@ -58,11 +58,23 @@ def test_gate_heatmaps(case, tmp_path):
     for title in ("input gate i", "forget gate f", "candidate c~", "output gate o",
                   "hidden state h", "cell state c"):
         assert title in text
-    assert "sample 2, 4 cells x 6 time steps" in text and "time step t" in text
+    assert "sample 2, 4 cells x 6 time steps" in text and "time step t (from 0 to 5)" in text
     images = [ax.images[0] for ax in fig.axes if ax.images]
     np.testing.assert_array_equal(images[1].get_array(), tr.forget_gate[2].T)
     assert images[0].get_clim() == (0.0, 1.0) and images[0].get_cmap().name == "viridis"
     assert images[4].get_cmap().name == "RdBu_r"
+
+
+def test_time_axes_count_from_zero(case):
+    model, x, tr = case
+    flow = inspect.gradient_flow(model, x, np.ones((3, 1), "float32"),
+                                 loss="binary_crossentropy")
+    for fig in (plots.plot_gates(tr), plots.plot_units(tr), plots.plot_gradient_flow(flow)):
+        ax = [a for a in fig.axes if a.get_xlabel()][-1]
+        assert "from 0 to 5" in ax.get_xlabel()
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert ticks[0] == "0" and ticks[-1] == "5", ticks
+        assert ax.get_xlim()[0] < 0 < ax.get_xlim()[1]
 
 
 def test_units_and_gradient_flow(case, tmp_path):

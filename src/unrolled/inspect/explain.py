@@ -90,8 +90,11 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
     lines.append("  One time step, for all cells at once:")
     lines += ["    " + e.format(ra=_name(cell.recurrent_activation) if hasattr(
         cell, "recurrent_activation") else "", a=_name(cell.activation)) for e in _EQUATIONS[kind]]
+    last = f"{t - 1}" if t is not None else "T-1"
     lines.append(f"  Unrolled over time: the same cell, with the same weights, runs {steps} times, "
-                 f"step t reading x_t and the {state} left by step t-1 (zeros before the first).")
+                 f"at steps t = 0, 1, ..., {last} (numbered from 0, as the time axis of every "
+                 f"array); step t reads x_t and the {state} left by step t-1 (zeros before step "
+                 "0).")
     if layer.go_backwards:
         lines.append("  go_backwards=True: it reads the sequence from the last step to the first.")
     if mask_src:
@@ -104,8 +107,9 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
     if layer.return_sequences:
         lines.append(f"  Output {out_shape}: h after every step (return_sequences=True).")
     else:
-        lines.append(f"  Output {out_shape}: h after the last (unmasked) step, one vector of "
-                     f"{u} numbers per sequence.")
+        lines.append(f"  Output {out_shape}: h after the last (unmasked) step, t = {last} when "
+                     f"nothing is masked, one vector of {u} numbers per sequence "
+                     "(return_sequences=False: the h of earlier steps are not passed on).")
     return lines
 
 

@@ -48,6 +48,16 @@ def _arrow(ax, x0, y0, x1, y1, text=None, fontsize=8):
                 fontsize=fontsize, color="#333333")
 
 
+def _time_axis(ax, steps: int, backwards: bool = False, label: bool = True) -> None:
+    """Integer ticks 0, k, 2k, ... on the x axis: time steps are numbered from 0 everywhere."""
+    every = max(1, -(-steps // 12))
+    ax.set_xticks(range(0, steps, every))
+    ax.set_xlim(-0.5, steps - 0.5)
+    if label:
+        ax.set_xlabel("processing step k = 0 .. T-1 (input step T-1-k: go_backwards)" if backwards
+                      else f"time step t (from 0 to {steps - 1})", fontsize=9)
+
+
 def _shape(s) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in s) + (",)" if len(s) == 1
                                                                           else ")")
@@ -104,18 +114,20 @@ def _draw_unrolled(ax, layer, in_shape, max_steps):
     kind = kind if kind in GATES else kind_of(layer.forward_layer)
     u = cell.units
     t_total = in_shape[1] if in_shape is not None and len(in_shape) == 3 else None
-    steps = list(range(1, max_steps + 1))
+    # Time steps are numbered from 0, as in every array of a trace (index t of axis 1).
     if t_total is not None and t_total <= max_steps + 1:
-        steps = list(range(1, t_total + 1))
-    slots = steps + ([None, "T"] if not (t_total is not None and t_total <= max_steps + 1) else [])
+        slots = list(range(t_total))
+    else:
+        slots = [*range(max_steps), None, "last"]
     width, gap = 2.6, 0.9
     ax.set_xlim(-0.9, len(slots) * (width + gap))
     ax.set_ylim(-0.9, 5.6)
     ax.axis("off")
     shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in cell.weights)
     steps_txt = f"T = {t_total}" if t_total is not None else "T"
-    ax.set_title(f"{layer.name} unrolled over time ({steps_txt} steps): the same layer of {u} "
-                 f"cells at every step\nshared weights: {shapes}", fontsize=11)
+    ax.set_title(f"{layer.name} unrolled over time ({steps_txt} steps, numbered t = 0 .. "
+                 f"{t_total - 1 if t_total is not None else 'T-1'}): the same layer of {u} cells "
+                 f"at every step\nshared weights: {shapes}", fontsize=11)
     d = in_shape[-1] if in_shape is not None else "D"
     state = "h, c" if kind == "LSTM" else "h"
     for k, slot in enumerate(slots):
@@ -124,7 +136,7 @@ def _draw_unrolled(ax, layer, in_shape, max_steps):
             ax.text(x0 + width / 2, 2.2, "...", ha="center", va="center", fontsize=20)
             _arrow(ax, x0 + width - 0.4, 2.0, x0 + width + gap - 0.02, 2.0)
             continue
-        t = f"t={slot}" if slot != "T" else (f"t={t_total}" if t_total else "t=T")
+        t = f"t={slot}" if slot != "last" else (f"t={t_total - 1}" if t_total else "t=T-1")
         ax.add_patch(_rounded(x0, 0.9, width, 3.0, "#fde0c5"))
         ax.text(x0 + width / 2, 3.62, f"{kind} layer, {t}", ha="center", fontsize=9,
                 fontweight="bold")
@@ -201,7 +213,7 @@ def plot_gates(trace, sample: int = 0, path=None):
         ax.set_yticks(range(0, u, max(1, -(-u // 6))))
         ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
-    axes[-1].set_xlabel("time step t", fontsize=9)
+    _time_axis(axes[-1], t, trace.go_backwards)
     _save(fig, path)
     return fig
 
@@ -234,7 +246,7 @@ def plot_units(trace, sample: int = 0, units=None, path=None):
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=min(len(units), 8), loc="upper left",
                    bbox_to_anchor=(0, 1.0))
-    axes[-1].set_xlabel("time step t", fontsize=9)
+    _time_axis(axes[-1], trace.mask.shape[1], trace.go_backwards)
     _save(fig, path)
     return fig
 
@@ -268,7 +280,7 @@ def plot_gradient_flow(flow, path=None):
         ax.plot(positive(flow.norm(name)), linewidth=1.0, linestyle="--",
                 label=f"|dLoss/dz_{s}|  ({label} pre-activation)")
     ax.set_yscale("log")
-    ax.set_xlabel("time step t", fontsize=10)
+    _time_axis(ax, flow.mask.shape[1], flow.go_backwards)
     ax.set_ylabel("gradient norm (batch and cells)", fontsize=10)
     ax.set_title(f"Gradient flow through {flow.layer_name} (loss {flow.loss:.4g}); small norms at "
                  "early t = vanishing gradients", fontsize=10)
