@@ -43,7 +43,8 @@ def test_architecture_names_layers_cells_gates_and_shapes(case, tmp_path):
     for expected in ("lstm (LSTM, 4 cells)", "output (None, 6, 4)", "lstm_1 (LSTM, 3 cells)",
                      "dense (Dense)", "shape (None, 6, 2)", "T = 6 steps", "same layer of 4 cells",
                      "kernel (2, 16)", "recurrent_kernel (4, 16)", "bias (16,)", "LSTM layer, t=0",
-                     "LSTM layer, t=5", "numbered t = 0 .. 5", "x_0 (2 features)", "h_0 (4)", "h, c: 4 slots", "112 params"):  # 4*4*(2+4+1)
+                     "LSTM layer, t=5", "numbered t = 0 .. 5", "x_0 (2 features)", "h_0 (4)",
+                     "h, c: 4 slots", "112 params"):  # 4*4*(2+4+1)
         assert expected in text, expected
     for gate in ("i\n(4)", "f\n(4)", "c~\n(4)", "o\n(4)"):
         assert gate in text
