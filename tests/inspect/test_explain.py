@@ -70,6 +70,13 @@ def test_seed_model_is_said_plainly():
     assert "4*16*(1+16+1) = 1,152" in text and "1,186 parameters" in text
     assert "carried over unchanged" in text  # masking
     assert "at steps t = 0, 1, ..., 23 (numbered from 0" in text  # never 1..24
+    # "memory block" in the historical sense, and the classic question answered
+    assert ("Memory block (Hochreiter & Schmidhuber 1997): a group of memory cells that share "
+            "one input gate and one output gate") in text
+    assert "each unit is one cell with its own gates" in text
+    assert 'LSTM(16) is 16 cells = 16 one-cell memory blocks: "16 blocks with one cell each", ' \
+        'not "one block with 16 cells"' in text
+    assert "not 16 separate blocks" not in text
     assert "t = 23 when nothing is masked" in text
 
 

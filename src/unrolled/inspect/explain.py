@@ -53,6 +53,19 @@ def _mask_source(layers, index) -> str | None:
     return None
 
 
+# "Memory block" in its historical sense, for the classic question about LSTM(u).
+_BLOCK = ("  Memory block (Hochreiter & Schmidhuber 1997): a group of memory cells that share one "
+          "input gate and one output gate (and, since Gers et al. 2000, one forget gate).",
+          "  Keras shares no gates between cells: each unit is one cell with its own gates, i.e. "
+          "a memory block of one cell.",
+          "  So {kind}({u}) is {u} cells = {u} one-cell memory blocks: \"{u} blocks with one cell "
+          "each\", not \"one block with {u} cells\".")
+
+
+def _block_lines(kind: str, u: int) -> list[str]:
+    return [line.format(kind=kind, u=u) for line in _BLOCK] if kind == "LSTM" else []
+
+
 def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str]:
     kind = kind_of(layer)
     cell = layer.cell
@@ -63,12 +76,13 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
     shapes = {w.name: tuple(w.shape) for w in cell.weights}
     steps = f"{t}" if t is not None else "T (any length)"
     lines = [title or f"{layer.name} ({kind}):",
-             f"  {kind}({u}) is ONE layer of {u} memory cells, not {u} separate blocks: "
-             f"units = memory cells = the size of {state} ({u} numbers each).",
+             f"  {kind}({u}) is ONE layer of {u} memory cells: units = memory cells = the size "
+             f"of {state} ({u} numbers each).",
              f"  Each of the {u} cells has its own {gates}, and its own slot in {state}; all "
              "cells are computed together, as vectors.",
+             *_block_lines(kind, u),
              f"  Input: D = {d} feature(s) per time step; T = {steps} time steps.",
-             f"  Weights, one set shared by every time step (gate blocks "
+             f"  Weights, one set shared by every time step (column groups "
              f"[{' | '.join(s for _, s, _ in GATES[kind])}], {g} x {u} = {g * u} columns):"]
     meaning = {"kernel": "input features -> gate pre-activations",
                "recurrent_kernel": "previous h -> gate pre-activations",
@@ -117,9 +131,10 @@ def explain(model) -> str:
     """Describe every layer of ``model``, and each recurrent layer in depth, with its numbers.
 
     For each recurrent layer: units = memory cells = size of ``h`` and ``c``; each cell's own
-    gates; the weight shapes; the parameter count with its formula; which kernel columns belong
-    to which gate and cell; the step equations; the unrolling over T steps with shared weights;
-    what masking does.
+    gates (an LSTM unit is a one-cell "memory block" in Hochreiter & Schmidhuber's sense); the
+    weight shapes; the parameter count with its formula; which kernel columns belong to which
+    gate and cell; the step equations; the unrolling over T steps (t = 0 .. T-1) with shared
+    weights; what masking does.
 
     Args:
         model: a built `Sequential` model (or a built recurrent layer).

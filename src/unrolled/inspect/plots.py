@@ -66,9 +66,10 @@ def _shape(s) -> str:
 def plot_architecture(model, path=None, layer=None, max_steps: int = 3):
     """Draw the model's layers with shapes, and one recurrent layer unrolled over time.
 
-    The right panel answers "one block of u cells or u blocks?": one box per time step, each the
-    SAME layer of ``u`` cells (with its ``u``-wide input, forget and output gates and
-    candidate), passing ``h`` and ``c`` to the next step; one set of weights for all steps.
+    The right panel shows one box per time step ``t = 0 .. T-1``, each the SAME layer of ``u``
+    cells (each cell with its own input, forget and output gate and candidate: ``u`` one-cell
+    memory blocks, not one block of ``u`` cells), passing ``h`` and ``c`` to the next step; one
+    set of weights for all steps.
 
     Args:
         model: a built `Sequential` model with a recurrent layer.
