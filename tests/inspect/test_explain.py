@@ -80,6 +80,20 @@ def test_seed_model_is_said_plainly():
     assert "t = 23 when nothing is masked" in text
 
 
+def test_stacked_layers_say_what_they_read():
+    model = models.Sequential([layers.Input(shape=(6, 2)), layers.Masking(0.0),
+                               layers.LSTM(4, return_sequences=True), layers.Dropout(0.2),
+                               layers.LSTM(3), layers.Dense(1)])
+    first, second = model.layers[1], model.layers[3]
+    text = inspect.explain(model)
+    one, two = _section(text, first.name), _section(text, second.name)
+    assert "D = 2 feature(s) per time step" in one
+    assert "It reads the model's input x (through 'masking')" in one
+    assert "D = 4 values per time step" in two
+    assert (f"It reads h_t of layer {first.name!r} (LSTM, 4 cells), its hidden state at every "
+            "step (through 'dropout')") in two
+
+
 def test_gate_weights_slice_the_arrays():
     layer = _model("LSTM", 4, 3, 5).layers[1]
     kernel, rec, bias = layer.get_weights()

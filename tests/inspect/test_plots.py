@@ -50,6 +50,25 @@ def test_architecture_names_layers_cells_gates_and_shapes(case, tmp_path):
         assert gate in text
 
 
+def test_architecture_of_the_second_layer(case):
+    model, _, _ = case
+    fig = plots.plot_architecture(model, layer="lstm_1")
+    text = texts(fig)
+    # layer 2 reads layer 1's h (4 values per step), not the model's 2 features
+    assert "h_0 of lstm (4)" in text and "h_5 of lstm (4)" in text and "x_0" not in text
+    assert "h at every step" in text and "only the last h" in text  # the layer-list arrows
+    right = fig.axes[1]
+    unused = [t.get_text() for t in right.texts if t.get_gid() == "unused h"]
+    used = [t for t in right.texts if t.get_gid() == "used h"]
+    # return_sequences=False: only h_5 is the layer's output, the others drawn as unused
+    assert [u.split()[0] for u in unused] == ["h_0", "h_1", "h_2"]
+    assert len(used) == 1 and used[0].get_text().startswith("h_5 (3)")
+    assert used[0].get_color() != right.texts[[t.get_gid() for t in right.texts].index(
+        "unused h")].get_color()
+    first = texts(plots.plot_architecture(model, layer="lstm"))
+    assert "not output" not in first  # return_sequences=True: every h is passed on
+
+
 def test_gate_heatmaps(case, tmp_path):
     _, _, tr = case
     path = tmp_path / "gates.png"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unrolled.inspect._common import GATES, STATES, kind_of, model_layers
+from unrolled.inspect._common import GATES, STATES, describe_input, kind_of, model_layers
 
 _EQUATIONS = {
     "LSTM": ["i_t = {ra}(x_t W_i + h_(t-1) U_i + b_i)      input gate: how much new to write",
@@ -66,7 +66,8 @@ def _block_lines(kind: str, u: int) -> list[str]:
     return [line.format(kind=kind, u=u) for line in _BLOCK] if kind == "LSTM" else []
 
 
-def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str]:
+def _recurrent_section(layer, d, t, mask_src, out_shape, title=None,
+                       source="the model's input x") -> list[str]:
     kind = kind_of(layer)
     cell = layer.cell
     u = cell.units
@@ -81,7 +82,8 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
              f"  Each of the {u} cells has its own {gates}, and its own slot in {state}; all "
              "cells are computed together, as vectors.",
              *_block_lines(kind, u),
-             f"  Input: D = {d} feature(s) per time step; T = {steps} time steps.",
+             f"  Input: D = {d} {'feature(s)' if 'input x' in source else 'values'} "
+             f"per time step; T = {steps} time steps. It reads {source}.",
              f"  Weights, one set shared by every time step (column groups "
              f"[{' | '.join(s for _, s, _ in GATES[kind])}], {g} x {u} = {g * u} columns):"]
     meaning = {"kernel": "input features -> gate pre-activations",
@@ -173,14 +175,16 @@ def explain(model) -> str:
         lines.append("")
         if kind in GATES:
             lines += _recurrent_section(layer, d, t, _mask_source(layers, i), out,
-                                        f"Layer {i + 1}: {layer.name} ({kind})")
+                                        f"Layer {i + 1}: {layer.name} ({kind})",
+                                        describe_input(model, layer))
         elif kind == "Bidirectional":
             lines.append(f"Layer {i + 1}: {layer.name} (Bidirectional, merge_mode="
                          f"{layer.merge_mode!r}): two independent layers, one reading forwards "
                          f"and one backwards, {layer.count_params():,} parameters; output {out}.")
             for sub in (layer.forward_layer, layer.backward_layer):
                 lines += _recurrent_section(sub, d, t, _mask_source(layers, i), "(one direction)",
-                                            f"  direction {sub.name} ({kind_of(sub)}):")
+                                            f"  direction {sub.name} ({kind_of(sub)}):",
+                                            describe_input(model, layer))
         else:
             lines.append(f"Layer {i + 1}: {layer.name} ({type(layer).__name__}): output {out}, "
                          f"{layer.count_params():,} parameters"

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from unrolled.inspect._common import GATES, check_index, kind_of, model_layers, resolve_layer
+from unrolled.inspect._common import (
+    GATES,
+    check_index,
+    input_source,
+    kind_of,
+    model_layers,
+    resolve_layer,
+)
 
 _GATE_CMAP, _SIGNED_CMAP, _MASK_COLOR = "viridis", "RdBu_r", "#bdbdbd"
+_UNUSED = "#a0a0a0"  # what the model computes but does not pass on (h before the last step)
 
 
 def _figure(width: float, height: float):
@@ -40,9 +48,10 @@ def _box(ax, x, y, w, h, text, color, fontsize=9, **kw):
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize, **kw)
 
 
-def _arrow(ax, x0, y0, x1, y1, text=None, fontsize=8):
+def _arrow(ax, x0, y0, x1, y1, text=None, fontsize=8, color=None):
     ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                arrowprops={"arrowstyle": "->", "color": "#333333", "lw": 1.2})
+                arrowprops={"arrowstyle": "->", "color": color or "#333333", "lw": 1.2,
+                            "linestyle": "-" if color is None else "--"})
     if text:
         ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, text, ha="center", va="bottom",
                 fontsize=fontsize, color="#333333")
@@ -104,14 +113,20 @@ def plot_architecture(model, path=None, layer=None, max_steps: int = 3):
         _box(left, 0.1, y, 3.8, 0.9, f"{title}\n{sub}", color, fontsize=9)
         if k:
             _arrow(left, 2.0, y + 1.3, 2.0, y + 0.92)
-    _draw_unrolled(right, rec, in_shape, max_steps)
+        if k >= 2 and kind_of(layers[k - 2]) is not None:  # what a recurrent layer passes on
+            left.text(2.12, y + 1.03, "h at every step" if layers[k - 2].return_sequences
+                      else "only the last h", fontsize=7.5, color="#333333", va="center")
+    _draw_unrolled(right, rec, in_shape, max_steps, model)
     _save(fig, path)
     return fig
 
 
-def _draw_unrolled(ax, layer, in_shape, max_steps):
+def _draw_unrolled(ax, layer, in_shape, max_steps, model=None):
     kind = kind_of(layer)
     cell = layer.cell if kind in GATES else layer.forward_layer.cell
+    source, _ = input_source(model, layer) if model is not None and model is not layer else \
+        (None, [])
+    every_h = bool(layer.return_sequences)
     kind = kind if kind in GATES else kind_of(layer.forward_layer)
     u = cell.units
     t_total = in_shape[1] if in_shape is not None and len(in_shape) == 3 else None
@@ -129,7 +144,7 @@ def _draw_unrolled(ax, layer, in_shape, max_steps):
     ax.set_title(f"{layer.name} unrolled over time ({steps_txt} steps, numbered t = 0 .. "
                  f"{t_total - 1 if t_total is not None else 'T-1'}): the same layer of {u} cells "
                  f"at every step\nshared weights: {shapes}", fontsize=11)
-    d = in_shape[-1] if in_shape is not None else "D"
+    d = cell.kernel.shape[0]  # what the layer reads per step (layer 2 of a stack: layer 1's h)
     state = "h, c" if kind == "LSTM" else "h"
     for k, slot in enumerate(slots):
         x0 = k * (width + gap)
@@ -155,10 +170,25 @@ def _draw_unrolled(ax, layer, in_shape, max_steps):
         more = "" if n_show == u else f" (first {n_show} drawn)"
         ax.text(x0 + width / 2, 1.0, f"{state}: {u} slots{more}", ha="center", fontsize=7.5)
         _arrow(ax, x0 + width / 2, -0.45, x0 + width / 2, 0.88)
-        feats = "feature" if d == 1 else "features"
-        ax.text(x0 + width / 2, -0.75, f"x_{t[2:]} ({d} {feats})", ha="center", fontsize=8)
-        _arrow(ax, x0 + width / 2, 3.92, x0 + width / 2, 4.6)
-        ax.text(x0 + width / 2, 4.7, f"h_{t[2:]} ({u})", ha="center", fontsize=8)
+        step = t[2:]
+        if source is None:
+            feats = "feature" if d == 1 else "features"
+            below = f"x_{step} ({d} {feats})"
+        elif kind_of(source) is not None:
+            below = f"h_{step} of {source.name} ({d})"  # layer 2 of a stack reads layer 1's h
+        else:
+            below = f"{source.name} output at t={step} ({d})"
+        ax.text(x0 + width / 2, -0.75, below, ha="center", fontsize=8)
+        used = every_h or slot == slots[-1]
+        _arrow(ax, x0 + width / 2, 3.92, x0 + width / 2, 4.6, color=None if used else _UNUSED)
+        if every_h:
+            ax.text(x0 + width / 2, 4.7, f"h_{step} ({u})", ha="center", fontsize=8)
+        elif used:
+            ax.text(x0 + width / 2, 4.7, f"h_{step} ({u})\nthe layer's output", ha="center",
+                    fontsize=8, fontweight="bold", gid="used h")
+        else:
+            ax.text(x0 + width / 2, 4.7, f"h_{step} ({u})\nnot output", ha="center", fontsize=8,
+                    color=_UNUSED, gid="unused h")
         if k + 1 < len(slots):
             _arrow(ax, x0 + width + 0.02, 2.0, x0 + width + gap - 0.02, 2.0)
             ax.text(x0 + width + gap / 2, 2.15, state, ha="center", fontsize=7.5)
