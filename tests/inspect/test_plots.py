@@ -90,11 +90,40 @@ def test_time_axes_count_from_zero(case):
     flow = inspect.gradient_flow(model, x, np.ones((3, 1), "float32"),
                                  loss="binary_crossentropy")
     for fig in (plots.plot_gates(tr), plots.plot_units(tr), plots.plot_gradient_flow(flow)):
-        ax = [a for a in fig.axes if a.get_xlabel()][-1]
+        ax = next(a for a in fig.axes if a.get_xlabel().startswith("time step"))
         assert "from 0 to 5" in ax.get_xlabel()
         ticks = [t.get_text() for t in ax.get_xticklabels()]
         assert ticks[0] == "0" and ticks[-1] == "5", ticks
         assert ax.get_xlim()[0] < 0 < ax.get_xlim()[1]
+
+
+def test_gates_show_input_prediction_and_the_one_used_h(case):
+    model, x, _ = case
+    second = inspect.trace(model, x, layer="lstm_1")  # return_sequences=False
+    fig = plots.plot_gates(second, sample=0)
+    text = texts(fig)
+    # the input series above: layer 2 reads layer 1's h, and it is drawn value for value
+    assert "input of lstm_1: h_t of layer 'lstm' (LSTM, 4 cells)" in text
+    top = fig.axes[0]
+    np.testing.assert_array_equal(top.lines[2].get_ydata(), second.inputs[0, :, 2])
+    first = model.layers[1]
+    np.testing.assert_array_equal(second.inputs, inspect.trace(model, x, layer=first).hidden)
+    # the prediction beside the heatmaps: the model's own output for the sample
+    pred = next(ax for ax in fig.axes if ax.get_title() == "prediction, sample 0")
+    np.testing.assert_allclose([b.get_width() for b in pred.patches],
+                               model.predict(x, verbose=0)[0], rtol=1e-6)
+    assert "computed from h at t=3" in pred.get_xlabel()  # sample 0: steps 4, 5 are padding
+    # return_sequences=False: the used h outlined, every other unmasked step hatched
+    hidden = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("hidden state"))
+    gids = [(p.get_gid(), p.get_x() + 0.5) for p in hidden.patches if p.get_gid()]
+    assert ("used h", 3.0) in gids
+    assert sorted(x for g, x in gids if g == "unused h") == [0.0, 1.0, 2.0]
+    assert "only h at t=3" in hidden.get_title(loc="left")
+    units = plots.plot_units(second, sample=0)
+    assert [a.get_gid() for a in units.axes[0].patches if a.get_gid()] == ["unused h"]
+    # return_sequences=True: every h leaves the layer, nothing is marked unused
+    one = plots.plot_gates(inspect.trace(model, x, layer="lstm"), sample=0)
+    assert not [p for ax in one.axes for p in ax.patches if p.get_gid() == "unused h"]
 
 
 def test_units_and_gradient_flow(case, tmp_path):

@@ -204,8 +204,13 @@ def _rounded(x, y, w, h, color, pad=0.02):
 def plot_gates(trace, sample: int = 0, path=None):
     """Heatmaps (cells x time) of every gate, the cell state and the hidden state of one sample.
 
+    Above them, the layer's input series (what it reads at each step: the model's input, or
+    the previous layer's ``h``); beside the hidden state, the model's prediction for the
+    sample (below the heatmaps instead, over time, when the model predicts at every step).
     Gates (0..1) use ``viridis`` on a fixed 0-1 scale; signed quantities (candidate, cell,
-    hidden) a diverging map centred on 0. Masked steps are greyed out.
+    hidden) a diverging map centred on 0. Masked steps are greyed out. With
+    ``return_sequences=False`` only one ``h`` leaves the layer: that step is outlined and the
+    other steps' ``h`` are hatched as not passed on. Time steps are numbered from 0.
 
     Args:
         trace: a `unrolled.inspect.Trace`.
@@ -220,12 +225,20 @@ def plot_gates(trace, sample: int = 0, path=None):
     panels = [(name, label, sym) for name, sym, label in GATES[trace.layer_type]]
     panels += [(s, f"{s} state", "c" if s == "cell" else "h") for s in trace.states]
     u, t = trace.units, trace.mask.shape[1]
-    fig = _figure(11, 1.2 + 1.25 * len(panels) * max(1.0, min(u, 64) / 24))
-    axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
+    pred = _prediction(trace, sample)
+    over_time = pred is not None and pred.ndim == 2  # one prediction per step
+    heat = 1.25 * max(1.0, min(u, 64) / 24)
+    heights = [1.3, *[heat] * len(panels), *([1.3] if over_time else [])]
+    fig = _figure(12.5, 1.3 + sum(heights))
+    grid = fig.add_gridspec(len(heights), 2, width_ratios=[1, 0.16], height_ratios=heights)
+    top = fig.add_subplot(grid[0, 0])
+    axes = [fig.add_subplot(grid[k + 1, 0], sharex=top) for k in range(len(panels))]
     order = " (processing order: reversed)" if trace.go_backwards else ""
     fig.suptitle(f"{trace.layer_name} ({trace.layer_type}): gates and states of sample {sample}, "
-                 f"{u} cells x {t} time steps{order}; grey = masked step", fontsize=11)
+                 f"{u} cells x {t} time steps (t = 0 .. {t - 1}){order}; grey = masked step",
+                 fontsize=11)
     masked = ~trace.mask[sample]
+    _draw_input(top, trace, sample, masked)
     for ax, (name, label, sym) in zip(axes, panels, strict=False):
         data = (trace.gates.get(name) if name in trace.gates else trace.states[name])[sample].T
         gate = name in trace.gates and name != "candidate"
@@ -242,11 +255,113 @@ def plot_gates(trace, sample: int = 0, path=None):
         ax.set_ylabel("cell j", fontsize=8)
         # At most ~6 labelled cells per panel so the tick labels never overlap.
         ax.set_yticks(range(0, u, max(1, -(-u // 6))))
-        ax.tick_params(labelsize=7)
-        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
-    _time_axis(axes[-1], t, trace.go_backwards)
+        ax.tick_params(labelsize=7, labelbottom=False)
+        fig.colorbar(im, cax=ax.inset_axes([1.01, 0.0, 0.012, 1.0]))
+    hidden_ax = axes[[p[0] for p in panels].index("hidden")]
+    used = None if trace.return_sequences else _mark_used_h(hidden_ax, trace, sample, masked)
+    last = axes[-1]
+    if over_time:
+        last = fig.add_subplot(grid[len(heights) - 1, 0], sharex=top)
+        _draw_prediction_over_time(last, pred, masked)
+    elif pred is not None:
+        row = 1 + [p[0] for p in panels].index("hidden")
+        _draw_prediction(fig.add_subplot(grid[row, 1]), pred, sample, used)
+    last.tick_params(labelbottom=True)
+    _time_axis(last, t, trace.go_backwards)
     _save(fig, path)
     return fig
+
+
+def _prediction(trace, sample):
+    """Return the model's output for ``sample``: ``(k,)``, ``(T, k)`` per step, or ``None``."""
+    pred = trace.prediction
+    if pred is None:
+        return None
+    if isinstance(pred, list):  # several outputs: one bar per value, if they are vectors
+        if any(np.ndim(p) != 2 for p in pred):
+            return None
+        return np.concatenate([np.asarray(p)[sample] for p in pred])
+    pred = np.asarray(pred)[sample]
+    if pred.ndim == 1 or (pred.ndim == 2 and pred.shape[0] == trace.mask.shape[1]):
+        return pred
+    return None
+
+
+def _draw_input(ax, trace, sample, masked):
+    x = trace.inputs[sample]  # (T, D), processing order
+    d = x.shape[-1]
+    what = ("feature" if d == 1 else "features") if "input x" in trace.source else "values"
+    ax.set_title(f"input of {trace.layer_name}: {trace.source}, {d} {what} per step", fontsize=9,
+                 loc="left")
+    if d <= 8:
+        for k in range(d):
+            ax.plot(np.arange(len(x)), x[:, k], marker="o", markersize=2.5, linewidth=1.3,
+                    label=f"x[{k}]" if what != "values" else
+                    (f"h[{k}]" if trace.source.startswith("h_t") else f"[{k}]"))
+        if d > 1:
+            ax.legend(fontsize=7, ncol=min(d, 8), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.grid(alpha=0.3)
+        ax.set_ylabel("value", fontsize=8)
+    else:
+        lim = float(np.max(np.abs(x))) or 1.0
+        ax.imshow(x.T, aspect="auto", cmap=_SIGNED_CMAP, vmin=-lim, vmax=lim,
+                  interpolation="nearest", origin="lower")
+        ax.set_ylabel("feature", fontsize=8)
+    for step in np.flatnonzero(masked):
+        ax.axvspan(step - 0.5, step + 0.5, color=_MASK_COLOR, alpha=0.6, linewidth=0)
+    ax.tick_params(labelsize=7, labelbottom=False)
+
+
+def _mark_used_h(ax, trace, sample, masked):
+    """return_sequences=False: outline the one h that leaves the layer, hatch the others."""
+    from matplotlib.patches import Rectangle
+
+    t, u = trace.mask.shape[1], trace.units
+    last = trace.last_valid_step(sample)
+    used = t - 1 if last is None else last
+    for step in range(t):
+        if step == used:
+            ax.add_patch(Rectangle((step - 0.5, -0.5), 1.0, u, fill=False, edgecolor="black",
+                                   linewidth=2.0, gid="used h", zorder=3))
+        elif not masked[step]:
+            ax.add_patch(Rectangle((step - 0.5, -0.5), 1.0, u, facecolor="white", alpha=0.55,
+                                   hatch="///", edgecolor="#777777", linewidth=0,
+                                   gid="unused h", zorder=2))
+    note = "" if last == t - 1 else ", the last unmasked step"
+    ax.set_title(f"hidden state h: return_sequences=False, so only h at t={used}{note} (outlined) "
+                 "leaves the layer; hatched h only feed the next step", fontsize=9, loc="left")
+    return used
+
+
+def _draw_prediction(ax, pred, sample, used):
+    k = len(pred)
+    ax.barh(np.arange(k), pred, color="#6baed6", edgecolor="#333333")
+    ax.set_yticks(range(k))
+    ax.set_yticklabels([f"y[{j}]" for j in range(k)], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="#333333", linewidth=0.8)
+    lo, hi = min(0.0, float(pred.min())), max(0.0, float(pred.max()))
+    ax.set_xlim(lo - (0.7 if lo < 0 else 0.1) * (hi - lo or 1.0),
+                hi + (0.7 if hi > 0 else 0.1) * (hi - lo or 1.0))  # room for the values
+    for j, v in enumerate(pred):
+        ax.text(v, j, f" {v:.3g} ", va="center", ha="left" if v >= 0 else "right", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"prediction, sample {sample}", fontsize=9)
+    ax.set_xlabel("model output", fontsize=8)
+    if used is not None:  # the one h that leaves the layer is what the later layers read
+        ax.set_xlabel(f"model output,\ncomputed from h at t={used}", fontsize=8)
+
+
+def _draw_prediction_over_time(ax, pred, masked):
+    k = pred.shape[-1]
+    for j in range(min(k, 8)):
+        ax.plot(np.arange(len(pred)), pred[:, j], marker="o", markersize=2.5, label=f"y[{j}]")
+    for step in np.flatnonzero(masked):
+        ax.axvspan(step - 0.5, step + 0.5, color=_MASK_COLOR, alpha=0.6, linewidth=0)
+    more = "" if k <= 8 else f" (first 8 of {k})"
+    ax.set_title(f"prediction: the model's output at each step{more}", fontsize=9, loc="left")
+    ax.legend(fontsize=7, ncol=min(k, 8), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3)
 
 
 def plot_units(trace, sample: int = 0, units=None, path=None):
@@ -275,6 +390,15 @@ def plot_units(trace, sample: int = 0, units=None, path=None):
             ax.axvspan(step - 0.5, step + 0.5, color=_MASK_COLOR, alpha=0.5, linewidth=0)
         ax.set_ylabel(f"{name} ({'c' if name == 'cell' else 'h'})", fontsize=9)
         ax.grid(alpha=0.3)
+        if name == "hidden" and not trace.return_sequences:
+            last = trace.last_valid_step(sample)
+            used = steps[-1] if last is None else last
+            ax.axvspan(-0.5, used - 0.5, facecolor="white", alpha=0.6, hatch="///",
+                       edgecolor="#999999", linewidth=0, gid="unused h", zorder=3)
+            ax.scatter([used] * len(units), trace.states[name][sample, used, units], s=40,
+                       facecolor="none", edgecolor="black", zorder=4, gid="used h")
+            ax.set_title(f"return_sequences=False: only h at t={used} (circled) leaves the "
+                         "layer; the hatched h only feed the next step", fontsize=9, loc="left")
     axes[0].legend(fontsize=7, ncol=min(len(units), 8), loc="upper left",
                    bbox_to_anchor=(0, 1.0))
     _time_axis(axes[-1], trace.mask.shape[1], trace.go_backwards)
