@@ -134,8 +134,16 @@ def test_units_and_gradient_flow(case, tmp_path):
                                  loss="binary_crossentropy", layer="lstm_1")
     fig = plots.plot_gradient_flow(flow, tmp_path / "g.png")
     text = texts(fig)
-    assert "|dLoss/dh_t|" in text and "|dLoss/dz_f|  (forget gate pre-activation)" in text
-    assert "Gradient flow through lstm_1" in text
+    # the curves say what they measure: which gradient, which norm, which loss
+    assert "|dL/dh_t|  (hidden state)" in text and "|dL/dc_t|  (cell state)" in text
+    assert "|dL/dz_f,t|  (forget gate pre-activation)" in text
+    ax = fig.axes[0]
+    assert "norm over the batch (B = 3)\nand the 3 units" in ax.get_ylabel()
+    assert "Gradient flow through lstm_1" in text and "L = binary_crossentropy" in text
+    curve = next(line for line in ax.lines if line.get_label().startswith("|dL/dc_t|"))
+    expected = np.sqrt((flow.states["cell"] ** 2).sum(axis=(0, 2)))  # over batch and units
+    drawn = np.asarray(curve.get_ydata())
+    np.testing.assert_allclose(drawn[expected > 0], expected[expected > 0], rtol=1e-6)
     assert os.path.getsize(tmp_path / "g.png") > 10_000
 
 

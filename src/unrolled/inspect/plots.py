@@ -414,31 +414,42 @@ def _flow_kind(flow) -> str:
 
 
 def plot_gradient_flow(flow, path=None):
-    """Norms of dLoss/dh_t, dLoss/dc_t and per-gate dLoss/dz_t against t (log scale).
+    """Per step, how strongly the loss depends on ``h_t``, ``c_t`` and each gate (log scale).
+
+    Each curve is ``|dL/dq_t|``: the Euclidean norm, over the batch and the units, of the
+    gradient of the loss ``L`` (its mean over the batch) with respect to the quantity ``q``
+    after step ``t`` (the total derivative through every later step; ``z`` is a gate's
+    pre-activation). Norms that shrink towards early steps are vanishing gradients.
 
     Args:
         flow: a `unrolled.inspect.GradientFlow`.
         path: optional ``.png`` / ``.svg`` file.
 
     """
-    fig = _figure(9, 4.6)
+    fig = _figure(10, 5.2)
     ax = fig.subplots()
-    sym = {"hidden": "h_t", "cell": "c_t"}
+    b, t, u = next(iter(flow.states.values())).shape
 
     def positive(v):
         return np.where(v > 0, v, np.nan)  # exact zeros (no dependence) leave a gap on log axes
 
     for name in flow.states:
         ax.plot(positive(flow.norm(name)), linewidth=2.2,
-                label=f"|dLoss/d{sym.get(name, name)}|  ({name} state)")
-    for name, s, label in GATES[_flow_kind(flow)]:
+                label=f"|dL/d{flow.symbol(name)}|  ({name} state)")
+    for name, _, label in GATES[_flow_kind(flow)]:
         ax.plot(positive(flow.norm(name)), linewidth=1.0, linestyle="--",
-                label=f"|dLoss/dz_{s}|  ({label} pre-activation)")
+                label=f"|dL/d{flow.symbol(name)}|  ({label} pre-activation)")
     ax.set_yscale("log")
-    _time_axis(ax, flow.mask.shape[1], flow.go_backwards)
-    ax.set_ylabel("gradient norm (batch and cells)", fontsize=10)
-    ax.set_title(f"Gradient flow through {flow.layer_name} (loss {flow.loss:.4g}); small norms at "
-                 "early t = vanishing gradients", fontsize=10)
+    if "cell" in flow.states and flow.norm("cell")[-1] == 0:
+        ax.text(0.99, 0.02, f"no dL/dc_t at t={t - 1}: the last c is not used by any output",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="#555555")
+    _time_axis(ax, t, flow.go_backwards)
+    ax.set_ylabel(f"|dL/dq_t|: norm over the batch (B = {b})\nand the {u} units (log scale)",
+                  fontsize=10)
+    ax.set_title(f"Gradient flow through {flow.layer_name}: how much L = {flow.loss_name} "
+                 f"(batch mean, {flow.loss:.4g}) depends on each step\nq_t = the state or gate "
+                 "pre-activation after step t, through all later steps; small at early t = "
+                 "vanishing gradients", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
     _save(fig, path)
