@@ -147,6 +147,28 @@ def test_units_and_gradient_flow(case, tmp_path):
     assert os.path.getsize(tmp_path / "g.png") > 10_000
 
 
+def test_cell_diagram_has_this_models_sizes(case, tmp_path):
+    model, _, _ = case
+    path = tmp_path / "cell.png"
+    text = texts(plots.plot_cell(model, path))
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    for expected in ("c_t = f · c_(t-1) + i · g", "h_t = o · tanh(c_t)", "f · c_(t-1)", "i · g",
+                     "f  (σ)\nforget gate", "i  (σ)\ninput gate", "g  (tanh)\ncandidate c~",
+                     "o  (σ)\noutput gate", "Inside one cell j of lstm (LSTM(4): 4 such cells",
+                     "x_t: D = 2 features", "h_(t-1): all 4 cells'", "(D, 4u) = (2, 16)",
+                     "(u, 4u) = (4, 16)", "(4u,)   = (16,)", "i 0-3 | f 4-7 | g 8-11 | o 12-15",
+                     "col 4+j", "= 4*4*(2+4+1) = 112", "4 one-cell memory blocks"):
+        assert expected in text, expected
+    # the second layer reads the first layer's h: its sizes and its input are its own
+    second = texts(plots.plot_cell(model, layer="lstm_1"))
+    for expected in ("x_t = h_t of lstm: D = 4 values", "(D, 4u) = (4, 12)", "(u, 4u) = (3, 12)",
+                     "input: h_t of layer 'lstm' (LSTM, 4 cells)", "= 4*3*(4+3+1) = 96"):
+        assert expected in second, expected
+    gru = models.Sequential([layers.Input(shape=(4, 2)), layers.GRU(3)])
+    with pytest.raises(ValueError, match="plot_cell draws an LSTM cell; 'gru' is GRU"):
+        plots.plot_cell(gru)
+
+
 def test_plot_errors(case, monkeypatch, tmp_path):
     _, _, tr = case
     with pytest.raises(ValueError, match="PNG or SVG"):

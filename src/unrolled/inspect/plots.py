@@ -6,11 +6,14 @@ Needs matplotlib (``pip install unrolled[plot]``). Every function returns a
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from unrolled.inspect._common import (
     GATES,
     check_index,
+    describe_input,
     input_source,
     kind_of,
     model_layers,
@@ -454,3 +457,160 @@ def plot_gradient_flow(flow, path=None):
     ax.legend(fontsize=8, loc="best")
     _save(fig, path)
     return fig
+
+
+def plot_cell(model, path=None, layer=None):
+    """Draw the wiring inside one LSTM cell, labelled with this model's sizes.
+
+    One cell ``j`` of the layer: ``x_t`` (``D`` features, or the previous layer's ``h``) and
+    the whole ``h_(t-1)`` (all ``u`` cells) feed its four gates ``i``, ``f``, ``g`` (the
+    candidate ``c~``) and ``o``; the cell state runs along the top, ``c_t = f*c_(t-1) + i*g``,
+    and ``h_t = o*tanh(c_t)`` leaves to the right. A side panel gives the layer's real shapes:
+    ``kernel (D, 4u)``, ``recurrent_kernel (u, 4u)``, ``bias (4u,)``, the column groups and the
+    columns cell ``j`` uses. Each Keras unit is one such cell with its own gates (a one-cell
+    "memory block" in Hochreiter & Schmidhuber's sense), so ``LSTM(u)`` is ``u`` of them.
+
+    Args:
+        model: a built model with an LSTM layer (or the layer itself).
+        path: optional ``.png`` or ``.svg`` file to write.
+        layer: the LSTM layer (name, index or layer; default the first recurrent layer). For a
+            ``Bidirectional`` LSTM each direction has this cell with its own weights.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: if the layer is not an LSTM (or a Bidirectional LSTM) or is not built.
+
+    """
+    _, rec = resolve_layer(model, layer)
+    sub = rec.forward_layer if kind_of(rec) == "Bidirectional" else rec
+    if kind_of(sub) != "LSTM":
+        raise ValueError(f"plot_cell draws an LSTM cell; {rec.name!r} is {type(sub).__name__}. "
+                         "Pass layer= an LSTM layer, or use plot_architecture for any layer.")
+    cell = sub.cell
+    if getattr(cell, "kernel", None) is None:
+        raise ValueError("plot_cell needs a built layer (its sizes depend on the input): build "
+                         "the model first, e.g. start it with Input(shape=(T, D)).")
+    d, u = cell.kernel.shape[0], cell.units
+    ra, act = (getattr(f, "__name__", str(f)) for f in (cell.recurrent_activation,
+                                                         cell.activation))
+    source = describe_input(model, rec) if model is not rec else "the input x"
+    fig = _figure(14, 7.0)
+    ax, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.75, 1]})
+    both = " (each direction of the Bidirectional layer has its own)" if sub is not rec else ""
+    fig.suptitle(f"Inside one cell j of {rec.name} (LSTM({u}): {u} such cells, j = 0 .. {u - 1})"
+                 f"{both}; every cell has its own gates i, f, g, o", fontsize=12)
+    below = None if "input x" in source else (input_source(model, rec)[0] if model is not rec
+                                                else None)
+    _draw_cell(ax, d, u, ra, act, "x_t" if below is None else f"x_t = h_t of {below.name}")
+    _cell_sizes(side, rec, cell, d, u, source)
+    _save(fig, path)
+    return fig
+
+
+def _op(ax, x, y, sym):
+    from matplotlib.patches import Circle
+
+    ax.add_patch(Circle((x, y), 0.28, facecolor="#ffffff", edgecolor="#333333", linewidth=1.2,
+                        zorder=3))
+    ax.text(x, y, sym, ha="center", va="center", fontsize=13, zorder=4)
+
+
+def _line(ax, xs, ys, arrow=False, color="#333333", lw=1.4):
+    ax.plot(xs[:-1] if arrow else xs, ys[:-1] if arrow else ys, color=color, linewidth=lw,
+            zorder=1, solid_capstyle="round")
+    if arrow:
+        ax.annotate("", xy=(xs[-1], ys[-1]), xytext=(xs[-2], ys[-2]), zorder=2,
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
+                                "shrinkA": 0, "shrinkB": 0})
+
+
+def _draw_cell(ax, d, u, ra, act, x_name):
+    ax.set_xlim(-0.4, 15.2)
+    ax.set_ylim(-0.3, 9.4)
+    ax.axis("off")
+    ax.add_patch(_rounded(1.0, 1.4, 11.6, 7.0, "#fdf0e2"))
+    ax.text(12.4, 1.55, f"cell j (one of {u})", fontsize=9, color="#7a4a1a", va="bottom",
+            ha="right")
+    hy, busy, gy = 7.4, 2.2, 3.4  # cell-state line, input bus, gate boxes (bottom)
+    sig = "σ" if ra == "sigmoid" else ra
+    col = {"i": "j", "f": f"{u}+j", "g": f"{2 * u}+j", "o": f"{3 * u}+j"}
+    gates = [("f", 3.0, "forget gate", sig, "#c7e9c0"), ("i", 5.3, "input gate", sig, "#c7e9c0"),
+             ("g", 7.7, "candidate c~", act, "#fff2ae"), ("o", 10.0, "output gate", sig,
+                                                         "#c7e9c0")]
+    # the cell state c, left to right along the top
+    _line(ax, [-0.2, 2.72], [hy, hy])
+    _line(ax, [3.28, 6.22], [hy, hy])
+    _line(ax, [6.78, 14.6], [hy, hy], arrow=True)
+    ax.text(-0.2, hy + 0.25, "c_(t-1)[j]", fontsize=10, va="bottom")
+    ax.text(14.6, hy + 0.25, "c_t[j]", fontsize=10, va="bottom", ha="right")
+    _op(ax, 3.0, hy, "×")
+    _op(ax, 6.5, hy, "+")
+    ax.text(3.0, hy + 0.45, "f · c_(t-1)", ha="center", fontsize=9)
+    ax.text(6.5, hy + 0.45, "c_t = f · c_(t-1) + i · g", ha="center", fontsize=9,
+            fontweight="bold")
+    # the input bus: x_t from below, the whole h_(t-1) from the left
+    _line(ax, [-0.2, 10.0], [busy, busy])
+    _line(ax, [1.8, 1.8], [0.25, busy])
+    what = ("feature" if d == 1 else "features") if x_name == "x_t" else "values"
+    ax.text(1.95, 0.3, f"{x_name}: D = {d} {what} (all of them)", fontsize=9)
+    ax.text(-0.2, busy + 0.15, f"h_(t-1): all {u} cells'\nh, size {u}", fontsize=9,
+            va="bottom")
+    for name, x, label, fn, color in gates:
+        _line(ax, [x, x], [busy, gy], arrow=True)
+        _box(ax, x - 0.85, gy, 1.7, 1.25, f"{name}  ({fn})\n{label}", color, fontsize=8.5)
+        ax.text(x + 0.07, busy + 0.35, f"col {col[name]}", fontsize=7.5, color="#555555")
+    # f up to the first product; i and g to their product, then into the sum
+    _line(ax, [3.0, 3.0, 3.0], [gy + 1.25, hy - 0.6, hy - 0.28], arrow=True)
+    _op(ax, 6.5, 5.9, "×")
+    _line(ax, [5.3, 5.3, 6.22], [gy + 1.25, 5.9, 5.9], arrow=True)
+    _line(ax, [7.7, 7.7, 6.78], [gy + 1.25, 5.9, 5.9], arrow=True)
+    ax.text(6.5, 5.5, "i · g", ha="center", va="top", fontsize=9)
+    _line(ax, [6.5, 6.5, 6.5], [6.18, hy - 0.6, hy - 0.28], arrow=True)
+    # h_t = o * tanh(c_t)
+    _box(ax, 11.2 - 0.55, 6.35, 1.1, 0.55, act, "#fff2ae", fontsize=8.5)
+    _line(ax, [11.2, 11.2, 11.2], [hy, 7.2, 6.92], arrow=True)
+    _op(ax, 11.2, 5.3, "×")
+    _line(ax, [11.2, 11.2, 11.2], [6.35, 5.9, 5.58], arrow=True)
+    _line(ax, [10.0, 10.0, 10.92], [gy + 1.25, 5.3, 5.3], arrow=True)
+    _line(ax, [11.48, 14.6], [5.3, 5.3], arrow=True)
+    ax.text(12.9, 5.55, f"h_t = o · {act}(c_t)", ha="center", fontsize=9, fontweight="bold")
+    ax.text(14.6, 5.0, "h_t[j]", fontsize=10, ha="right", va="top")
+    ax.text(12.8, 4.45, f"to all {u} cells' gates\nat step t+1, and out", fontsize=8,
+            ha="left", va="top", color="#555555")
+    ax.text(7.0, -0.25, "z = x_t · W[:, col] + h_(t-1) · U[:, col] + b[col];  each gate = its "
+            "function of z", ha="center", fontsize=9)
+
+
+def _cell_sizes(ax, rec, cell, d, u, source):
+    ax.axis("off")
+    shapes = {w.name: tuple(w.shape) for w in cell.weights}
+    groups = " | ".join(f"{s} {k * u}-{(k + 1) * u - 1}" for k, s in enumerate("ifgo"))
+    params = sum(int(np.prod(s)) for s in shapes.values())
+    what = ("feature" if d == 1 else "features") if "input x" in source else "values"
+    lines = [f"Layer {rec.name!r}: LSTM({u})",
+             *textwrap.wrap(f"input: {source}", 50, initial_indent="  ",
+                            subsequent_indent="    "),
+             f"  D = {d} {what} per step, u = {u} units = {u} cells",
+             "",
+             "Weights (shared by all cells and all steps):",
+             f"  kernel W            (D, 4u) = {_shape(shapes['kernel'])}",
+             f"  recurrent_kernel U  (u, 4u) = {_shape(shapes['recurrent_kernel'])}"]
+    if "bias" in shapes:
+        lines.append(f"  bias b              (4u,)   = {_shape(shapes['bias'])}")
+    lines += ["",
+              "Column groups [i | f | g=c~ | o], u columns each:",
+              f"  {groups}",
+              f"Cell j uses column k*{u} + j of group k, e.g. its",
+              f"  forget gate: W[:, {u}+j], U[:, {u}+j], b[{u}+j]",
+              "",
+              f"Parameters: 4*u*(D+u+1) = 4*{u}*({d}+{u}+1) = {params:,}",
+              "",
+              "Memory block (Hochreiter & Schmidhuber 1997):",
+              "  a group of cells sharing input and output",
+              "  gates. Keras shares none: each unit is one",
+              f"  cell with its own gates, so LSTM({u}) is",
+              f"  {u} cells = {u} one-cell memory blocks."]
+    ax.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=9, va="top",
+            transform=ax.transAxes)
