@@ -365,6 +365,7 @@ def _draw_prediction_over_time(ax, pred, masked):
     ax.set_title(f"prediction: the model's output at each step{more}", fontsize=9, loc="left")
     ax.legend(fontsize=7, ncol=min(k, 8), loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
 
 
 def plot_units(trace, sample: int = 0, units=None, path=None):
@@ -498,9 +499,9 @@ def plot_cell(model, path=None, layer=None):
     source = describe_input(model, rec) if model is not rec else "the input x"
     fig = _figure(14, 7.0)
     ax, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.75, 1]})
-    both = " (each direction of the Bidirectional layer has its own)" if sub is not rec else ""
-    fig.suptitle(f"Inside one cell j of {rec.name} (LSTM({u}): {u} such cells, j = 0 .. {u - 1})"
-                 f"{both}; every cell has its own gates i, f, g, o", fontsize=12)
+    both = " per direction" if sub is not rec else ""
+    fig.suptitle(f"Inside one cell j of {rec.name} (LSTM({u}){both}: {u} such cells, j = 0 .. "
+                 f"{u - 1}); every cell has its own gates i, f, g, o", fontsize=12)
     below = None if "input x" in source else (input_source(model, rec)[0] if model is not rec
                                                 else None)
     _draw_cell(ax, d, u, ra, act, "x_t" if below is None else f"x_t = h_t of {below.name}")
