@@ -42,12 +42,24 @@ def test_explain_step(files, capsys):
     assert explain_model(model, True, x, 1, 3, 2).strip() == out.strip()
 
 
+def test_explain_plot_draws_the_cell(files, tmp_path, capsys):
+    tmp, model, _ = files
+    out = tmp_path / "cell.svg"
+    assert main(["explain", str(tmp / "m.keras"), "--plot", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "16 one-cell memory blocks" not in printed and "3 one-cell memory blocks" in printed
+    assert f"wrote {out}" in printed
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml") and "(1, 12)" in svg and "(3, 12)" in svg
+
+
 def test_trace_writes_files(files, tmp_path, capsys):
     tmp, model, x = files
     out = tmp_path / "trace"
     assert main(["trace", str(tmp / "m.keras"), str(tmp / "x.npy"), "--sample", "2", "--out",
                  str(out), "--lstmvis"]) == 0
-    for name in ("architecture.png", "gates_sample2.png", "units_sample2.png", "trace.npz",
+    for name in ("architecture.png", "cell.png", "gates_sample2.png", "units_sample2.png",
+                 "trace.npz",
                  "lstmvis/lstm.yml", "lstmvis/states.hdf5"):
         assert (out / name).exists(), name
     saved = np.load(out / "trace.npz")

@@ -8,10 +8,11 @@ import numpy as np
 
 EXPLANATION = """\
 What is LSTM({u})?
-  One recurrent layer of {u} memory cells -- not {u} separate blocks. Each cell j has its own
-  input gate i, forget gate f, output gate o and candidate c~, and its own slot h[j], c[j] in the
-  hidden and cell state vectors (both of size {u}). All {u} cells live in three arrays whose column
-  blocks are the gates [i | f | c~ | o]:
+  One recurrent layer of {u} memory cells, each a one-cell "memory block" (Hochreiter &
+  Schmidhuber 1997: a block is a group of cells sharing gates): {u} blocks with one cell each,
+  not one block with {u} cells. Each cell j has its own input gate i, forget gate f, output gate
+  o and candidate c~, and its own slot h[j], c[j] in the hidden and cell state vectors (both of
+  size {u}). All {u} cells live in three arrays whose column groups are the gates [i | f | c~ | o]:
     kernel            {kernel}   input features -> 4 x {u} gate pre-activations
     recurrent_kernel  {rk}  previous h     -> 4 x {u} gate pre-activations
     bias              {bias}     one bias per gate per cell (forget block starts at 1.0)

@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
                    help="time step (default: the sample's last unmasked step)")
     p.add_argument("--unit", type=int, default=0, help="cell index (default 0)")
     p.add_argument("--layer", default=None, help="recurrent layer name (default: the first)")
+    p.add_argument("--plot", metavar="FILE", default=None,
+                   help="also draw the wiring inside one LSTM cell, with this model's sizes, "
+                        "to FILE (.png or .svg; needs matplotlib)")
     _data_flags(p)
     p.set_defaults(func=run_explain)
 
@@ -33,7 +36,8 @@ def add_parser(sub) -> None:
         "trace", help="record every gate and state of a saved model on data; write plots",
         description="Trace one recurrent layer of MODEL_FILE on DATA and write to --out: "
                     "trace.npz (every gate, pre-activation, cell and hidden state), "
-                    "architecture, gates and units pictures for --sample, and an LSTMVis "
+                    "architecture, cell wiring (LSTM), gates and units pictures for --sample, "
+                    "and an LSTMVis "
                     "project (with --lstmvis).")
     p.add_argument("model_file", metavar="MODEL_FILE", help="a .keras (or .h5) model file")
     p.add_argument("data", metavar="DATA", help=f"inputs: {FORMATS}")
@@ -116,6 +120,10 @@ def trace_model(model, x, out, sample=0, layer=None, fmt="png", lstmvis=False) -
     os.makedirs(out, exist_ok=True)
     paths = [os.path.join(out, f"architecture.{fmt}")]
     plots.plot_architecture(model, paths[0], layer=layer)
+    first = tr.forward if isinstance(tr, inspect.BidirectionalTrace) else tr
+    if first.layer_type == "LSTM":
+        paths.append(os.path.join(out, f"cell.{fmt}"))
+        plots.plot_cell(model, paths[-1], layer=layer)
     arrays = {}
     for prefix, one in traces.items():
         tag = f"{prefix}_" if prefix else ""
@@ -143,9 +151,18 @@ def run_explain(args) -> int:
     if args.step and not args.data:
         raise UsageError("--step walks one step on your data: pass --data d.ts (a .ts, .csv, "
                          ".npy/.npz file or a bundled dataset name such as ItalyPowerDemand).")
+    if args.plot:
+        from unrolled.cli.checks import package
+
+        package("matplotlib", "unrolled explain --plot")
     model = load_model_file(args.model_file)
     x = load_data(args.data, model, args.labels, args.missing) if args.data else None
     print(explain_model(model, args.step, x, args.sample, args.t, args.unit, args.layer))
+    if args.plot:
+        from unrolled.inspect import plots
+
+        plots.plot_cell(model, args.plot, layer=args.layer)
+        print(f"wrote {args.plot}")
     return 0
 
 

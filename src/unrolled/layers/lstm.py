@@ -1,10 +1,12 @@
 """`LSTMCell` and `LSTM`, exactly as Keras 3.
 
-An ``LSTM(u)`` is ONE layer of ``u`` memory cells (not ``u`` separate blocks): every cell has its
-own input, forget and output gates and candidate, and the layer keeps all of them in three
-arrays, ``kernel (D, 4u)``, ``recurrent_kernel (u, 4u)`` and ``bias (4u,)``, whose column blocks
-are the gates ``[i | f | c | o]``; column ``k * u + j`` belongs to gate ``k`` of cell ``j``. The
-same weights are reused at each of the T time steps. See `unrolled.ops.rnn` for the equations.
+An ``LSTM(u)`` is ONE layer of ``u`` memory cells: every cell has its own input, forget and
+output gates and candidate (``u`` one-cell "memory blocks" in Hochreiter & Schmidhuber's sense,
+where a block is a group of cells sharing gates; never one block of ``u`` cells), and the layer
+keeps all of them in three arrays, ``kernel (D, 4u)``, ``recurrent_kernel (u, 4u)`` and
+``bias (4u,)``, whose column groups are the gates ``[i | f | c | o]``; column ``k * u + j``
+belongs to gate ``k`` of cell ``j``. The same weights are reused at each of the T time steps.
+See `unrolled.ops.rnn` for the equations.
 """
 
 from __future__ import annotations
