@@ -28,7 +28,7 @@ ALLOWED = {
     "data": set(),
     "distribution": {"saving"},  # jax.sharding and jax.distributed, beside ops
     "layers": {"ops", "saving"},
-    "training": {"distribution", "ops", "layers", "saving"},
+    "training": {"distribution", "ops", "layers", "data", "saving"},  # data: streams
     "models": {"distribution", "ops", "layers", "training", "data", "saving"},
     "io": {"distribution", "ops", "layers", "training", "models", "data", "saving"},
     "inspect": {"distribution", "ops", "layers", "training", "models", "data", "io", "saving"},

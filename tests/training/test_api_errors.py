@@ -183,3 +183,14 @@ def test_to_categorical_and_pad_sequences_refuse_negative_values():
         utils.to_categorical([2, -1, 0])
     with pytest.raises(ValueError, match=r"maxlen must be a non-negative integer"):
         utils.pad_sequences([[1, 2]], maxlen=-2)
+
+
+def test_a_huge_evaluation_batch_size_is_bounded_and_changes_no_number(xy):
+    x, y = xy  # evaluate pads to a power of two >= the rows, not to batch_size
+    model = _model()
+    want = model.evaluate(x, y, batch_size=len(x), verbose=0, return_dict=True)
+    got = model.evaluate(x, y, batch_size=10**7, verbose=0, return_dict=True)
+    assert got == pytest.approx(want, rel=1e-6)
+    from unrolled.training.data import evaluation_batch_size
+    assert [evaluation_batch_size(b, n) for b, n in ((8, 5), (10**7, 5), (4, 5), (64, 33))] \
+        == [8, 8, 4, 64]

@@ -165,6 +165,16 @@ def check_batch_size(batch_size, what: str, n: int | None = None) -> int:
     return batch_size if not n else min(batch_size, n)
 
 
+def evaluation_batch_size(batch_size: int, n: int) -> int:
+    """``batch_size`` bounded for evaluating ``n`` rows: at most the power of two >= ``n``.
+
+    A batch size far above the data would pad every step to it (memory for nothing); bounding
+    it by a power of two rather than ``n`` itself keeps a small validation set on the batch
+    shape already compiled (padded rows weigh 0, so the numbers are the same).
+    """
+    return batch_size if batch_size <= n else min(batch_size, 1 << max(n - 1, 0).bit_length())
+
+
 def batches(n: int, batch_size: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return row indices ``(steps, batch_size)`` in ``order`` and their validity (0: padding).
 

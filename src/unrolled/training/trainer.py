@@ -179,7 +179,7 @@ class Trainer:
     def _evaluate_checked(self, spec, x, y, sw, batch_size) -> dict[str, float]:
         """Return the loss and metrics on checked arrays (metrics already resolved)."""
         n = x.shape[0]
-        batch_size = data.check_batch_size(batch_size, "evaluate", n)
+        batch_size = data.evaluation_batch_size(data.check_batch_size(batch_size, "evaluate"), n)
         idx, valid = data.batches(n, batch_size, np.arange(n))
         return self._evaluate_batches(
             spec, ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(idx.shape[0])))
