@@ -1,9 +1,10 @@
-"""Data-parallel LSTM training over every device of one or several processes.
+"""Data-parallel LSTM training with `model.fit` over every device of one or several processes.
 
-Until `Model.fit` takes a distribution (issue 13), this is the loop it will run, spelled out
-with `unrolled.distribution` and `unrolled.data`: a pure-JAX train step (`ops.rnn.lstm` ->
-dense, Adam) jitted with DataParallel shardings, fed by a streaming source of which each
-process reads only its shard, prefetched and placed on the devices in a background thread.
+Every process runs this same program on the same full arrays. `distribution.initialize` joins
+the processes (first, before anything starts JAX's backend); `set_distribution(DataParallel())`
+makes `fit` replicate the weights on every device of every process (process 0's values), split
+each global batch of `BATCH` rows over the devices (each process copies only its own rows) and
+let XLA all-reduce the gradients: the numbers equal one device on the same batches.
 
 One process, all its devices::
 
@@ -17,27 +18,29 @@ Two processes on one machine, two CPU devices each (run both; process 0 is the c
 
 Several hosts: the same command on every host, `--coordinator` = host 0's address and a free
 port, `--processes` = the number of hosts, `--process-id` = 0, 1, ... (one per host).
+`--checkpoint model.keras` saves after every epoch (process 0 writes the file).
 """
 
 import argparse
 
 import numpy as np
 
-BATCH, T, F, UNITS, STEPS = 32, 20, 3, 16, 30
+BATCH, T, F, UNITS, SAMPLES, EPOCHS = 32, 20, 3, 16, 256, 5
 
 
-def make_batch(i):
-    """Batch i of a synthetic task: is the mean of the first feature positive?"""
-    rng = np.random.default_rng(i)
-    x = rng.normal(size=(BATCH, T, F)).astype("float32")
+def make_data():
+    """A synthetic task: is the mean of the first feature positive? (The same on every process.)"""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(SAMPLES, T, F)).astype("float32")
     return x, (x[:, :, :1].mean(1) > 0).astype("float32")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="data-parallel LSTM training")
+    p = argparse.ArgumentParser(description="data-parallel LSTM training with model.fit")
     p.add_argument("--coordinator")
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--process-id", type=int, default=0)
+    p.add_argument("--checkpoint", help="a .keras path to save after every epoch")
     args = p.parse_args(argv)
 
     from unrolled import distribution
@@ -45,46 +48,18 @@ def main(argv=None):
     if args.processes > 1:  # first, before anything starts JAX's backend
         distribution.initialize(args.coordinator, args.processes, args.process_id)
     import jax
-    import optax
 
-    from unrolled.data import BatchStream, Prefetcher
-    from unrolled.ops.rnn import lstm
+    from unrolled import callbacks, layers, models, optimizers
 
-    dist = distribution.DataParallel()  # every device of every process, axis "batch"
-    index, count = distribution.dataset_shard(dist)
-    global_batch = BATCH * count  # each process reads BATCH rows per step
-
-    rng = np.random.default_rng(0)
-    host = [rng.normal(scale=0.3, size=s).astype("float32")
-            for s in [(F, 4 * UNITS), (UNITS, 4 * UNITS), (4 * UNITS,), (UNITS, 1), (1,)]]
-    shardings = [distribution.replicated(dist)] * len(host)
-    params = distribution.distribute_variables(dist, host, shardings)  # process 0's values
-    opt = optax.adam(1e-2)
-    opt_sh = distribution.state_shardings(dist, jax.eval_shape(opt.init, params), params,
-                                          shardings)
-    opt_state = jax.jit(opt.init, out_shardings=opt_sh)(params)
-
-    def step(params, opt_state, x, y, w):
-        def loss_fn(params):
-            last, _, _ = lstm(x, params[0], params[1], params[2])  # (B, u)
-            logits = last @ params[3] + params[4]  # (B, 1)
-            return (optax.sigmoid_binary_cross_entropy(logits, y)[:, 0] * w).mean()
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)  # XLA all-reduces the gradients
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    train_step = jax.jit(step, out_shardings=(shardings, opt_sh, distribution.replicated(dist)))
-    source = BatchStream(lambda: (make_batch(i) for i in range(STEPS * count)),
-                         shard=(index, count))
-    place = lambda b: distribution.make_global_batch(  # noqa: E731
-        dist, (b.x, b.y, b.sample_weight), global_batch)
-    losses = []
-    with Prefetcher(source.epoch(), transform=place) as batches:
-        for x, y, w in batches:
-            params, opt_state, loss = train_step(params, opt_state, x, y, w)
-            losses.append(float(distribution.to_numpy(loss)))
-    checksum = float(sum(np.abs(distribution.to_numpy(v)).sum() for v in params))
+    distribution.set_distribution(distribution.DataParallel())  # every device, axis "batch"
+    model = models.Sequential([layers.Input((T, F)), layers.LSTM(UNITS),
+                               layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=optimizers.Adam(1e-2), loss="binary_crossentropy")
+    x, y = make_data()
+    cbs = [callbacks.ModelCheckpoint(args.checkpoint)] if args.checkpoint else []
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, callbacks=cbs)
+    losses = history.history["loss"]
+    checksum = float(sum(np.abs(w).sum() for w in model.get_weights()))
     print(f"process {jax.process_index()}/{jax.process_count()}, {jax.device_count()} devices: "
           f"loss {losses[0]:.4f} -> {losses[-1]:.4f}, weights checksum {checksum:.6f}")
     return losses, checksum

@@ -11,7 +11,7 @@ all-reduce of data parallelism).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
@@ -168,6 +168,22 @@ def global_max(value: int) -> int:
     if jax.process_count() == 1:
         return int(value)
     return int(np.max(multihost_utils.process_allgather(np.int64(value))))
+
+
+def on_process_zero(write: Callable[[], None]) -> None:
+    """Run ``write`` (a file write) on process 0 only; with several processes all then wait.
+
+    Every process computes what is written (gathering split arrays is a collective), process 0
+    writes it, and a barrier keeps the others from reading the file before it exists.
+    """
+    if jax.process_count() == 1:
+        write()
+        return
+    try:
+        if jax.process_index() == 0:
+            write()
+    finally:
+        multihost_utils.sync_global_devices("unrolled: process 0 wrote a file")
 
 
 def to_numpy(array: jax.Array) -> np.ndarray:

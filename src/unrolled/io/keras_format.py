@@ -16,6 +16,7 @@ import json
 import os
 import zipfile
 
+from unrolled.distribution.placement import on_process_zero
 from unrolled.io import atomic, checks, legacy_h5, preflight, serialization, weights_h5
 from unrolled.io.serialization import UnreadableFileError
 
@@ -80,7 +81,8 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
             f"{path!r}. Use e.g. 'model.keras' (or model.save_weights('m.weights.h5') for the "
             "weights alone).")
     checks.require_finite_weights(model, path)
-    atomic.atomic_write(path, to_bytes(model, include_optimizer), overwrite=overwrite)
+    data = to_bytes(model, include_optimizer)  # on every process: gathering is collective
+    on_process_zero(lambda: atomic.atomic_write(path, data, overwrite=overwrite))
 
 
 def _check_members(zf: zipfile.ZipFile, source: str) -> None:

@@ -27,9 +27,11 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from unrolled.distribution.placement import on_process_zero
 from unrolled.io import atomic, checks, legacy_weights
 from unrolled.io.serialization import UnreadableFileError, layer_key
 from unrolled.layers.base import Layer
+from unrolled.ops.compile import to_host
 
 #: Keras creates an optimizer's slots in groups; slots in one group alternate per weight.
 #: Optimizers not listed keep their slot dict's order, one group per key.
@@ -121,12 +123,12 @@ def optimizer_arrays(model) -> list[np.ndarray] | None:
         state = _fresh_state(model)
     if not hasattr(state, "slots") or not hasattr(state, "iterations"):
         return None
-    arrays = [np.asarray(state.iterations, np.int64)]
+    arrays = [np.asarray(to_host(state.iterations), np.int64)]
     if _has_lr(model.optimizer):
-        arrays.append(np.asarray(state.learning_rate, np.float32))
+        arrays.append(np.asarray(to_host(state.learning_rate), np.float32))
     for group in _slot_groups(model.optimizer, state.slots):
         for i in range(len(model.trainable_weights)):
-            arrays += [np.asarray(_slot(state.slots, k)[i], np.float32) for k in group]
+            arrays += [np.asarray(to_host(_slot(state.slots, k)[i]), np.float32) for k in group]
     return arrays
 
 
@@ -268,7 +270,7 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     buffer = io.BytesIO()  # built in memory: a full disk then fails a plain write, named
     with h5py().File(buffer, "w") as f:
         write_weights(f, model)
-    atomic.atomic_write(path, buffer.getvalue(), overwrite=overwrite)
+    on_process_zero(lambda: atomic.atomic_write(path, buffer.getvalue(), overwrite=overwrite))
 
 
 def open_h5(fileobj, source: str):

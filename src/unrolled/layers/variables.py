@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import jax
 import numpy as np
 
-from unrolled.ops.compile import to_device
+from unrolled.ops.compile import to_device, to_host
 
 _local = threading.local()
 
@@ -126,11 +126,11 @@ class Variable:
         return str(self._value.dtype)
 
     def numpy(self) -> np.ndarray:
-        """Return the value as a NumPy array."""
-        return np.asarray(self._value)
+        """Return the value as a NumPy array (gathered when split over several processes)."""
+        return to_host(self._value)
 
     def __array__(self, dtype=None, copy=None):
-        a = np.asarray(self._value)
+        a = to_host(self._value)
         return a.astype(dtype) if dtype is not None else a
 
     # Arithmetic reads the current value, so custom cells can write ``inputs @ self.kernel``

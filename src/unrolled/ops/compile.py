@@ -80,3 +80,17 @@ def to_device(value, dtype=None) -> jax.Array:
         return value if dtype is None or value.dtype == np.dtype(dtype) else value.astype(dtype)
     a = np.asarray(value, dtype=dtype)
     return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False))
+
+
+def to_host(value) -> np.ndarray:
+    """Return an array as NumPy, gathering a global array split over several processes.
+
+    Every process must call it for such an array (the gather is a collective); any other
+    array is simply fetched (``np.asarray``).
+    """
+    if isinstance(value, jax.Array) and not value.is_fully_addressable \
+            and not value.is_fully_replicated:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
+    return np.asarray(value)

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from unrolled.distribution.placement import on_process_zero
 from unrolled.layers.random import rng_state, set_rng_state
 from unrolled.training.callbacks_base import Callback
 from unrolled.training.callbacks_monitor import MonitorCallback
@@ -283,18 +284,26 @@ class BackupAndRestore(Callback):
     def _save(self) -> None:
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint:
-            for path in (self._weights_path, self._metadata_path):
-                if os.path.exists(path):
-                    shutil.copyfile(path, path + ".bkp")
-        self.model.save_weights(self._weights_path, overwrite=True)
-        with open(self._metadata_path, "w") as f:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch,
-                       _RANDOM_KEY: self._epoch_random_state}, f)
+            def keep_previous():
+                for path in (self._weights_path, self._metadata_path):
+                    if os.path.exists(path):
+                        shutil.copyfile(path, path + ".bkp")
+
+            on_process_zero(keep_previous)
+        self.model.save_weights(self._weights_path, overwrite=True)  # process 0 writes
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch,
+                    _RANDOM_KEY: self._epoch_random_state}
+
+        def write():
+            with open(self._metadata_path, "w") as f:
+                json.dump(metadata, f)
+
+        on_process_zero(write)
 
     def on_train_end(self, logs=None):
         """Delete the backup: training completed."""
         if self.delete_checkpoint and os.path.exists(self.backup_dir):
-            shutil.rmtree(self.backup_dir)
+            on_process_zero(lambda: shutil.rmtree(self.backup_dir))
 
 
 # The random state a resumed run needs to shuffle and drop out as the uninterrupted run did: the

@@ -17,8 +17,17 @@ import optax
 from unrolled.ops.compile import jit, to_device
 
 
-def make_train_step(forward, loss, metrics, tx):
-    """``step(tv, ntv, opt_state, es, x, y, sw, valid, key) -> (tv, ntv, opt_state, es)``."""
+def _jit(step, out_shardings):
+    """Jit ``step``; under a distribution with ``out_shardings`` (None: exactly ``jit(step)``)."""
+    return jit(step) if out_shardings is None else jit(step, out_shardings=out_shardings)
+
+
+def make_train_step(forward, loss, metrics, tx, out_shardings=None):
+    """``step(tv, ntv, opt_state, es, x, y, sw, valid, key) -> (tv, ntv, opt_state, es)``.
+
+    ``out_shardings`` (a distribution's; `training.distributed`) places the results on the
+    mesh; the inputs arrive placed, so XLA takes their shardings and inserts the collectives.
+    """
 
     def step(tv, ntv, opt_state, es, x, y, sw, valid, key):
         sw = sw * valid
@@ -47,10 +56,10 @@ def make_train_step(forward, loss, metrics, tx):
         }
         return keep(new_tv, tv), keep(new_ntv, ntv), keep(new_opt, opt_state), es
 
-    return jit(step)
+    return _jit(step, out_shardings)
 
 
-def make_eval_step(forward, loss, metrics):
+def make_eval_step(forward, loss, metrics, out_shardings=None):
     """``step(tv, ntv, es, x, y, sw, valid) -> es`` (the states are read, not carried)."""
 
     def step(tv, ntv, es, x, y, sw, valid):
@@ -64,17 +73,17 @@ def make_eval_step(forward, loss, metrics):
             "nan": es["nan"], "nan_step": es["nan_step"], "step": es["step"] + 1,
         }
 
-    return jit(step)
+    return _jit(step, out_shardings)
 
 
-def make_predict_step(forward):
+def make_predict_step(forward, out_shardings=None):
     """``step(tv, ntv, states, x) -> (y_pred, new_states)``; ``states`` may be empty."""
 
     def step(tv, ntv, states, x):
         y_pred, _, new = forward(tv, [*ntv, *states], x, False, None)
         return y_pred, new[len(ntv):]
 
-    return jit(step)
+    return _jit(step, out_shardings)
 
 
 def fresh_epoch_state(metrics) -> dict:

@@ -21,6 +21,7 @@ import numpy as np
 
 from unrolled.data.prefetch import Prefetcher
 from unrolled.data.streaming import BatchStream
+from unrolled.distribution.placement import dataset_shard
 from unrolled.training import data, labels
 
 
@@ -60,17 +61,23 @@ class StreamFeed:
         what: the calling method, for errors.
         loss: the `CompileLoss` (None for predict: no labels needed).
         class_weight: ``{class: weight}``, applied to every batch as `fit` does.
+        placed: under a distribution, its `training.distributed.Placement`: each process reads
+            its shard (`dataset_shard`) and every step is a global batch on the mesh.
 
     """
 
-    def __init__(self, model, source, steps, what: str, loss=None, class_weight=None):
+    def __init__(self, model, source, steps, what: str, loss=None, class_weight=None,
+                 placed=None):
         self.model, self.what, self.loss, self.class_weight = model, what, loss, class_weight
+        self.placed = placed
         buckets, pad = None, 0.0
         spec = model._training_spec() if model.built else None
         if spec is not None and spec.mask_value is not None and all(
                 s is not None and len(s) == 2 for s in spec.output_shapes):
             buckets, pad = "pow2", spec.mask_value
-        self.stream = BatchStream(source, steps_per_epoch=steps, buckets=buckets, pad_value=pad)
+        shard = (0, 1) if placed is None else dataset_shard(placed.dist)
+        self.stream = BatchStream(source, steps_per_epoch=steps, buckets=buckets, pad_value=pad,
+                                  shard=shard)
         self._peeked = None
         self._spec = None
         self._shapes: dict[tuple, list] = {}
@@ -107,7 +114,19 @@ class StreamFeed:
             batches = _chain_first(first, rest)
         else:
             batches = self.stream.epoch()
-        return _prefetched(Prefetcher(batches, depth=2, transform=self.checked))
+        placed = self.placed
+        if placed is None:
+            return _prefetched(Prefetcher(batches, depth=2, transform=self.checked))
+        count = self.stream.shard[1]
+        if placed.multi and self.stream.buckets is not None:  # agree on the length first
+            return placed.stream_batches(
+                _prefetched(Prefetcher(batches, depth=2, transform=self.checked)), count,
+                self.stream.pad_value, agree_length=True)
+
+        def place(batch):
+            return next(placed.stream_batches([self.checked(batch)], count, None, False))
+
+        return _prefetched(Prefetcher(batches, depth=2, transform=place))
 
     def checked(self, batch) -> tuple:
         """Return ``(x, y, sw, valid)`` of a `Batch`, checked as arrays given to `fit` are."""
@@ -146,10 +165,15 @@ def _prefetched(prefetcher: Prefetcher):
 
 def predict_stream(predictor, model, source, steps):
     """Return the model's outputs for every batch of ``source``, concatenated (NumPy)."""
-    feed = StreamFeed(model, source, steps, "predict")
+    placed = predictor.placement()
+    feed = StreamFeed(model, source, steps, "predict", placed=placed)
     spec = feed.spec  # builds an unbuilt model from the first batch, on this thread
     outs = []
-    for x, _, _, valid in feed.epoch():
+    if placed is not None:  # global batches: keep the rows of every process that are real
+        for out, valid in predictor.placed_outputs(placed, spec, feed.epoch()):
+            keep = valid > 0
+            outs.append([o[keep] for o in out] if isinstance(out, list) else out[keep])
+    for x, _, _, valid in feed.epoch() if placed is None else ():
         out = predictor(spec, x, x.shape[0])
         rows = int(valid.sum())
         outs.append([o[:rows] for o in out] if isinstance(out, list) else out[:rows])

@@ -21,7 +21,7 @@ import numpy as np
 from unrolled.layers.random import SeedGenerator, numpy_rng
 from unrolled.ops.compile import to_device
 from unrolled.training import callbacks as callbacks_module
-from unrolled.training import data, labels, streaming
+from unrolled.training import data, distributed, labels, streaming
 from unrolled.training.steps import fresh_epoch_state, logs_of, make_eval_step, make_train_step
 
 
@@ -38,13 +38,20 @@ class Trainer:
         self.train_step = self.eval_step = None
         self._tx = self._opt_lr = None
 
-    def prepare(self, spec) -> None:
-        """Create the optimizer state and the train step (once), and sync the learning rate."""
+    def prepare(self, spec, placed=None) -> None:
+        """Create the optimizer state and the train step (once), and sync the learning rate.
+
+        Under a distribution (``placed``, a `distributed.Placement`) the variables and the
+        optimizer state are placed on its mesh and its train step is built.
+        """
         if self.opt_state is None or self.train_step is None:
             self._tx = self.optimizer.transformation()
-            self.opt_state = self._tx.init([w.value for w in spec.trainable])
+            self.opt_state = None if placed is not None else \
+                self._tx.init([w.value for w in spec.trainable])
             self._opt_lr = self.optimizer._lr
             self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx)
+        if placed is not None:
+            placed.place_trainer(self, spec)
         self.sync_learning_rate()
 
     def sync_learning_rate(self) -> None:
@@ -84,6 +91,7 @@ class Trainer:
         if validation_steps is not None and not streaming.is_stream(validation_data):
             raise ValueError("validation_steps applies to a generator, iterable or PyDataset "
                              "validation_data; with arrays leave it None.")
+        placed = distributed.current(self)  # None without a distribution: the one-device path
         if streaming.is_stream(x):
             streaming.check_stream_arguments("fit", y, batch_size, sample_weight, class_weight)
             if validation_split:
@@ -93,7 +101,7 @@ class Trainer:
                                            steps_per_epoch, None, epochs, initial_epoch,
                                            streamed=True)[1]
             feed = streaming.StreamFeed(model, x, steps_per_epoch, "fit", self.loss,
-                                        class_weight)
+                                        class_weight, placed)
             spec = feed.spec  # builds an unbuilt model from the first batch, on this thread
             fx, fy, _, _ = feed.checked(feed.first_batch())
             self._resolve_metrics(fy, feed.output_shapes(fx))
@@ -116,19 +124,23 @@ class Trainer:
             data.check_batch_size(validation_batch_size, "fit (validation_batch_size)")
         if not streaming.is_stream(x):
             batch_size = min(batch_size, x.shape[0])  # as Keras: one short batch, not padded rows
-            feed = _ArrayFeed((x, y, sw), batch_size, shuffle)
+            if placed is not None:  # a short batch padded to the replicas is the same batch
+                batch_size = placed.check_batch_size(
+                    placed.round_up(batch_size) if batch_size == x.shape[0] else batch_size,
+                    "fit")
+            feed = _ArrayFeed((x, y, sw), batch_size, shuffle, placed)
         if epochs <= initial_epoch:
             warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
                           "trains (epochs is the index of the last epoch, not a count); pass "
                           f"epochs > {initial_epoch}.", UserWarning, stacklevel=3)
-        self.prepare(spec)
+        self.prepare(spec, placed)
         history = callbacks_module.History()
         cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger())
         history.params = params = {"verbose": verbose, "epochs": epochs, "steps": feed.steps}
         loop = _EpochLoop(self, model, spec, feed,
-                          callbacks_module.CallbackList(cbs, model, params), cbs)
+                          callbacks_module.CallbackList(cbs, model, params), cbs, placed)
         model.stop_training = False
         model.history = history
         model._fit_seed_generator = loop.seeds  # the dropout keys' stream, for BackupAndRestore
@@ -180,25 +192,34 @@ class Trainer:
         """Return the loss and metrics on checked arrays (metrics already resolved)."""
         n = x.shape[0]
         batch_size = data.evaluation_batch_size(data.check_batch_size(batch_size, "evaluate"), n)
+        placed = distributed.current(self)
+        if placed is not None:  # rows padded up to the replicas weigh 0: the same totals
+            return self._evaluate_batches(spec, placed.array_batches(
+                (x, y, sw), np.arange(n), placed.round_up(batch_size)), placed)
         idx, valid = data.batches(n, batch_size, np.arange(n))
         return self._evaluate_batches(
             spec, ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(idx.shape[0])))
 
     def evaluate_stream(self, model, source, steps) -> dict[str, float]:
         """Return the loss and metrics over the batches of a generator, iterable or PyDataset."""
-        feed = streaming.StreamFeed(model, source, steps, "evaluate", self.loss)
+        placed = distributed.current(self)
+        feed = streaming.StreamFeed(model, source, steps, "evaluate", self.loss, None, placed)
         spec = feed.spec
         fx, fy, _, _ = feed.checked(feed.first_batch())
         self._resolve_metrics(fy, feed.output_shapes(fx))
-        return self._evaluate_batches(spec, feed.epoch())
+        return self._evaluate_batches(spec, feed.epoch(), placed)
 
-    def _evaluate_batches(self, spec, batches) -> dict[str, float]:
-        if self.eval_step is None:
-            self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
+    def _evaluate_batches(self, spec, batches, placed=None) -> dict[str, float]:
+        if placed is not None:
+            step = placed.eval_step(self, spec)
+        else:
+            if self.eval_step is None:
+                self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
+            step = self.eval_step
         tv, ntv = read_values(spec)
         es = fresh_epoch_state(self.metrics)
         for x, y, sw, valid in batches:
-            es = self.eval_step(tv, ntv, es, x, y, sw, valid)
+            es = step(tv, ntv, es, x, y, sw, valid)
         return logs_of(es, self.metrics)
 
     def train_on_batch(self, model, x, y, sample_weight=None) -> dict[str, float]:
@@ -234,15 +255,19 @@ class Trainer:
 class _ArrayFeed:
     """Arrays as one epoch's batches: a fresh shuffled plan every epoch, the last one padded."""
 
-    def __init__(self, arrays, batch_size: int, shuffle: bool):
+    def __init__(self, arrays, batch_size: int, shuffle: bool, placed=None):
         self.arrays, self.batch_size, self.shuffle = arrays, batch_size, shuffle
         self.n = arrays[0].shape[0]
         self.steps = math.ceil(self.n / batch_size)
+        self.placed = placed
 
     def epoch(self):
         """Return the epoch's ``(x, y, sw, valid)`` batches (the order is drawn now)."""
         x, y, sw = self.arrays
         order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
+        if self.placed is not None:  # global batches; process 0's order on every process
+            order = self.placed.agree(order) if self.shuffle else order
+            return self.placed.array_batches(self.arrays, order, self.batch_size)
         idx, valid = data.batches(self.n, self.batch_size, order)
         return ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(self.steps))
 
@@ -250,8 +275,10 @@ class _ArrayFeed:
 class _EpochLoop:
     """One fit's epochs: the feed's batches, the jitted steps and the per-batch callbacks."""
 
-    def __init__(self, trainer, model, spec, feed, cblist, cbs):
+    def __init__(self, trainer, model, spec, feed, cblist, cbs, placed=None):
         self.trainer, self.model, self.spec, self.feed = trainer, model, spec, feed
+        self.placed = placed
+        self.step = trainer.train_step if placed is None else placed.steps["train"]
         self.callbacks = cblist
         self.bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)),
                            None)
@@ -266,11 +293,13 @@ class _EpochLoop:
         batches = self.feed.epoch()
         es = fresh_epoch_state(t.metrics)
         base_key = self.seeds.next()
+        if self.placed is not None:
+            base_key = self.placed.agree_key(base_key)
         tv, ntv = read_values(spec)  # weights and RNN states, as callbacks may have left them
         for b, (x, y, sw, valid) in enumerate(batches):
             if self.per_batch:
                 self.callbacks.on_train_batch_begin(b)
-            tv, ntv, t.opt_state, es = t.train_step(
+            tv, ntv, t.opt_state, es = self.step(
                 tv, ntv, t.opt_state, es, x, y, sw, valid, base_key)
             if self.per_batch:
                 write_values(spec, tv, ntv)
