@@ -21,6 +21,7 @@ from unrolled.saving import object_registration
 from unrolled.training import losses as losses_module
 from unrolled.training import metrics as metrics_module
 from unrolled.training import optimizers as optimizers_module
+from unrolled.training.schedules import LearningRateSchedule
 
 
 class UnreadableFileError(ValueError):
@@ -78,6 +79,15 @@ def serialize_compile(model) -> dict | None:
     with a warning; a custom metric function is left out, with a warning.
     """
     if not getattr(model, "compiled", False):
+        return None
+    schedule = getattr(model.optimizer, "_schedule", None)
+    if isinstance(model.optimizer, optimizers_module.OptaxOptimizer) or (
+            schedule is not None and not isinstance(schedule, LearningRateSchedule)):
+        warnings.warn(
+            "The model's optimizer is an optax transformation or has a plain callable learning "
+            "rate, which cannot be stored in the file; the model is saved uncompiled (its "
+            "weights, and the optimizer state in .weights.h5 files, are kept). Call compile() "
+            "again after loading.", UserWarning, stacklevel=3)
         return None
     if getattr(model, "_output_losses", None) is not None:
         return _serialize_multi_output_compile(model)

@@ -24,6 +24,7 @@ import io
 import os
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -32,6 +33,7 @@ from unrolled.io import atomic, checks, legacy_weights
 from unrolled.io.serialization import UnreadableFileError, layer_key
 from unrolled.layers.base import Layer
 from unrolled.ops.compile import to_host
+from unrolled.training.optimizers import OptaxOptimizer
 
 #: Keras creates an optimizer's slots in groups; slots in one group alternate per weight.
 #: Optimizers not listed keep their slot dict's order, one group per key.
@@ -123,6 +125,9 @@ def optimizer_arrays(model) -> list[np.ndarray] | None:
         state = _fresh_state(model)
     if not hasattr(state, "slots") or not hasattr(state, "iterations"):
         return None
+    if _is_optax(model.optimizer):  # iterations, then the transformation's state's leaves
+        return [np.asarray(to_host(state.iterations), np.int64),
+                *(np.asarray(to_host(leaf)) for leaf in jax.tree.leaves(state.slots))]
     arrays = [np.asarray(to_host(state.iterations), np.int64)]
     if _has_lr(model.optimizer):
         arrays.append(np.asarray(to_host(state.learning_rate), np.float32))
@@ -135,6 +140,9 @@ def optimizer_arrays(model) -> list[np.ndarray] | None:
 def restore_optimizer(model, arrays: list[np.ndarray], source: str) -> None:
     """Set ``model``'s optimizer state from Keras's optimizer variables (validated first)."""
     optimizer = model.optimizer
+    if _is_optax(optimizer):
+        _restore_optax(model, arrays, source)
+        return
     head = 2 if _has_lr(optimizer) else 1
     if len(arrays) < head:
         return
@@ -172,6 +180,29 @@ def restore_optimizer(model, arrays: list[np.ndarray], source: str) -> None:
     iterations = jnp.asarray(int(np.asarray(arrays[0])), state.iterations.dtype)
     model._opt_state = state._replace(iterations=iterations, slots=slots)
     optimizer.iterations = int(iterations)
+
+
+def _is_optax(optimizer) -> bool:
+    return isinstance(optimizer, OptaxOptimizer)
+
+
+def _restore_optax(model, arrays, source: str) -> None:
+    """Set a wrapped optax transformation's state from the leaves `optimizer_arrays` wrote."""
+    model._opt_state = None
+    model._prepare_optimizer()
+    state = model._opt_state
+    leaves, treedef = jax.tree.flatten(state.slots)
+    if len(arrays) != 1 + len(leaves) or any(
+            np.shape(a) != np.shape(b) for a, b in zip(arrays[1:], leaves, strict=True)):
+        warnings.warn(f"{source}: the stored optimizer state ({len(arrays)} arrays) does not fit "
+                      f"this optax transformation ({1 + len(leaves)} arrays); training starts "
+                      "the optimizer afresh.", UserWarning, stacklevel=4)
+        return
+    slots = treedef.unflatten([jnp.asarray(a, b.dtype)
+                               for a, b in zip(arrays[1:], leaves, strict=True)])
+    iterations = jnp.asarray(int(np.asarray(arrays[0])), state.iterations.dtype)
+    model._opt_state = state._replace(iterations=iterations, slots=slots)
+    model.optimizer.iterations = int(iterations)
 
 
 # ------------------------------------------------------------- read / write

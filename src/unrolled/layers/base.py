@@ -11,17 +11,21 @@ import functools
 import inspect
 import re
 import threading
-from collections import defaultdict
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.layers import initializers
-from unrolled.layers.variables import Variable, current_path, name_scope
+from unrolled.layers import initializers, stateless
+from unrolled.layers.variables import (  # noqa: F401 (unique_name: its home for layers)
+    Variable,
+    _name_counts,
+    current_path,
+    name_scope,
+    unique_name,
+)
 from unrolled.ops.compile import to_device
 
-_name_counts: defaultdict[str, int] = defaultdict(int)
 #: set by `unrolled.layers.abstract.abstract_build`: weights are abstract, initializers skipped
 _abstract = threading.local()
 
@@ -38,13 +42,6 @@ def snake_case(name: str) -> str:
     """
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
-
-
-def unique_name(base: str) -> str:
-    """Return ``base``, then ``base_1``, ``base_2``, ... on later calls."""
-    count = _name_counts[base]
-    _name_counts[base] += 1
-    return base if count == 0 else f"{base}_{count}"
 
 
 def shape_str(shape) -> str:
@@ -219,8 +216,43 @@ class Layer:
 
     @property
     def variables(self) -> list[Variable]:
-        """Alias of `weights`."""
-        return self.weights
+        """All state: the weights and the `SeedGenerator` states, layer by layer (Keras order)."""
+        return stateless.layer_variables(self, self._variable_children())
+
+    def _variable_children(self) -> list:
+        """Return the layers whose variables follow this layer's own (models: their layers)."""
+        return list(self._sublayers)
+
+    @property
+    def trainable_variables(self) -> list[Variable]:
+        """Keras's name for `trainable_weights` (the same variables, in the same order)."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[Variable]:
+        """Every other variable of `variables`: non-trainable weights and seed states."""
+        return stateless.non_trainable_variables(self)
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses: bool = False, **kwargs):
+        """Call the layer as a pure function of the variables' values (Keras's JAX API).
+
+        Args:
+            trainable_variables: values (arrays or variables) 1:1 with `trainable_variables`.
+            non_trainable_variables: values 1:1 with `non_trainable_variables`.
+            *args: positional arguments of `call` (the inputs first).
+            return_losses: also return the layer's losses (always ``[]``: unrolled layers
+                add none).
+            **kwargs: keyword arguments of `call` (``training=True``, ``mask=...``).
+
+        Returns:
+            ``(outputs, non_trainable_values)`` (and ``losses`` with ``return_losses``); the
+            model is left unchanged. Works under ``jax.jit`` and ``jax.grad``.
+
+        """
+        return stateless.stateless_call(self, self.call, trainable_variables,
+                                        non_trainable_variables, args,
+                                        _accepted(self, kwargs), return_losses)
 
     def get_weights(self) -> list[np.ndarray]:
         """Return the weights as NumPy arrays, in Keras order."""

@@ -10,6 +10,7 @@ train step stays a pure function.
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,15 @@ import numpy as np
 from unrolled.ops.compile import to_device, to_host
 
 _local = threading.local()
+#: automatic names per base (``lstm``, ``lstm_1``, ...); `layers.base.clear_session` clears it
+_name_counts: defaultdict[str, int] = defaultdict(int)
+
+
+def unique_name(base: str) -> str:
+    """Return ``base``, then ``base_1``, ``base_2``, ... on later calls."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
 
 
 def _stack(name: str) -> list:
@@ -170,8 +180,66 @@ class Variable:
     def __neg__(self):
         return -self.value
 
+    def __pos__(self):
+        return +self.value
+
+    def __abs__(self):
+        return abs(self.value)
+
+    def __pow__(self, other):
+        return self.value ** _unwrap(other)
+
+    def __rpow__(self, other):
+        return _unwrap(other) ** self.value
+
+    def __mod__(self, other):
+        return self.value % _unwrap(other)
+
+    def __rmod__(self, other):
+        return _unwrap(other) % self.value
+
+    def __floordiv__(self, other):
+        return self.value // _unwrap(other)
+
+    def __rfloordiv__(self, other):
+        return _unwrap(other) // self.value
+
+    # Ordering compares values (an array), as keras.Variable; ``==`` and hashing stay by
+    # identity, because variables key dicts and are found in lists by identity here.
+    def __lt__(self, other):
+        return self.value < _unwrap(other)
+
+    def __le__(self, other):
+        return self.value <= _unwrap(other)
+
+    def __gt__(self, other):
+        return self.value > _unwrap(other)
+
+    def __ge__(self, other):
+        return self.value >= _unwrap(other)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
     def __getitem__(self, index):
         return self.value[index]
+
+    def __jax_array__(self) -> jax.Array:
+        """Return the current value, for ``jnp.asarray(variable)`` (as keras.Variable on JAX).
+
+        JAX 0.10 no longer converts such objects inside ``jnp`` functions (``jnp.dot(x,
+        variable)`` raises there for Keras's variables too); operators (``x @ variable``) and
+        ``variable.value`` work everywhere, also under ``jax.jit``.
+        """
+        return self.value
+
+    @property
+    def ndim(self) -> int:
+        """Rank of the weight."""
+        return len(self._value.shape)
 
     def __repr__(self) -> str:
         return (

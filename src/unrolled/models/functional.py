@@ -174,6 +174,9 @@ class Functional(Model):
                     out.append(w)
         return out
 
+    def _variable_children(self) -> list:
+        return list(self._layers)
+
     @property
     def trainable_weights(self):
         """Weights an optimizer updates, in `weights` order."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from unrolled.layers.base import Layer, set_weight_values, shape_str
 from unrolled.layers.core import InputLayer, Masking
 from unrolled.layers.variables import StatelessScope
+from unrolled.models.jax_trainer import JaxTrainerFace
 from unrolled.training import optimizers as optimizers_module
 from unrolled.training import streaming
 from unrolled.training.compile_utils import CompileLoss, CompileMetrics
@@ -20,7 +21,7 @@ from unrolled.training.spec import ModelSpec
 from unrolled.training.trainer import Trainer
 
 
-class Model(Layer):
+class Model(JaxTrainerFace, Layer):
     """A layer graph with Keras's training API; ``Model(inputs, outputs)`` is a functional one."""
 
     compiled = False
@@ -29,10 +30,17 @@ class Model(Layer):
 
     def __new__(cls, *args, **kwargs):
         """Dispatch ``Model(inputs, outputs)`` to the functional model, as Keras does."""
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
             from unrolled.models.functional import Functional
 
-            return super().__new__(Functional)
+            if cls is Model:
+                return super().__new__(Functional)
+            if not issubclass(cls, Functional) and (
+                    len(args) == 2 or (len(args) == 1 and "outputs" in kwargs)
+                    or ("inputs" in kwargs and "outputs" in kwargs)):
+                # a subclass built functionally (Keras's JAX guides: CustomModel(inputs,
+                # outputs)) becomes a functional model keeping the subclass's methods
+                return super().__new__(_functional_subclass(cls, Functional))
         return super().__new__(cls)
 
     def _forward_layers(self, x, training: bool):
@@ -173,6 +181,11 @@ class Model(Layer):
             NaNLossError: when the loss becomes NaN or infinite (names epoch and batch).
 
         """
+        if self._has_custom_train_step():  # Keras's JAX `train_step(state, data)` override
+            return self._fit_custom(
+                x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         return self._compiled_trainer("fit").fit(
             self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
@@ -354,6 +367,18 @@ class Model(Layer):
         from unrolled.io import weights_h5
 
         weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with `Functional` behind it, as Keras injects it for ``cls(inputs, outputs)``."""
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, functional),
+                                           {"__module__": cls.__module__,
+                                            "__qualname__": cls.__qualname__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
 
 
 def _bytes(n: int) -> str:

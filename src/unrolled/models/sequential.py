@@ -52,6 +52,9 @@ class Sequential(Model):
             out.extend(layer.weights)
         return out
 
+    def _variable_children(self) -> list:
+        return list(self._layers)
+
     @property
     def trainable_weights(self):
         """The layers' trainable weights, or none if the model is frozen."""

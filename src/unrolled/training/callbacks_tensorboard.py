@@ -137,7 +137,8 @@ class TensorBoard(Callback):
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
         optimizer = self.model.optimizer
-        train["learning_rate"] = float(optimizer.learning_rate)
+        if getattr(optimizer, "_lr", None) is not None or getattr(optimizer, "_schedule", None):
+            train["learning_rate"] = float(optimizer.learning_rate)  # not an optax one's
         if self.write_steps_per_second:
             steps = int(optimizer.iterations) - self._epoch_iterations
             train["steps_per_second"] = steps / max(time.time() - self._epoch_start, 1e-9)
