@@ -13,20 +13,17 @@ freezes the weights at the last finite batch and is reported with its epoch and 
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 
-from unrolled.layers.random import SeedGenerator, numpy_rng
+from unrolled.layers.random import SeedGenerator
 from unrolled.ops.compile import to_device
 from unrolled.training import callbacks as callbacks_module
 from unrolled.training import data, distributed, labels, streaming
+from unrolled.training import epochs as epoch_loop
+from unrolled.training.epochs import NaNLossError
 from unrolled.training.steps import fresh_epoch_state, logs_of, make_eval_step, make_train_step
-
-
-class NaNLossError(FloatingPointError):
-    """Raised when the training loss, or a weight after an update, becomes NaN or infinite."""
 
 
 class Trainer:
@@ -88,18 +85,60 @@ class Trainer:
             class_weight=None, sample_weight=None, initial_epoch=0, steps_per_epoch=None,
             validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train ``model`` (see `Model.fit` for the arguments); returns its `History`."""
+        placed = distributed.current(self)  # None without a distribution: the one-device path
+        spec, feed, verbose, validation_data, val_batch_size = self._fit_data(
+            model, x, y, batch_size, verbose, validation_split, validation_data, shuffle,
+            class_weight, sample_weight, epochs, initial_epoch, steps_per_epoch,
+            validation_steps, validation_batch_size, validation_freq, placed)
+        self.prepare(spec, placed)
+        history = callbacks_module.History()
+        cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger())
+        history.params = params = {"verbose": verbose, "epochs": epochs, "steps": feed.steps}
+        loop = epoch_loop.EpochLoop(self, model, spec, feed,
+                                    callbacks_module.CallbackList(cbs, model, params), cbs, placed)
+        model.stop_training = False
+        model.history = history
+        model._fit_seed_generator = loop.seeds  # the dropout keys' stream, for BackupAndRestore
+        loop.callbacks.on_train_begin()
+        # A callback may set the epoch to resume at (BackupAndRestore), as Keras's trainer reads
+        # `_initial_epoch` after on_train_begin; each epoch reads the weights callbacks left.
+        initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch
+        model._initial_epoch = None
+        for epoch in range(initial_epoch, epochs):
+            loop.callbacks.on_epoch_begin(epoch)
+            logs = loop.run(epoch, epochs)
+            if validation_data is not None and epoch_loop.should_eval(epoch, validation_freq):
+                if streaming.is_stream(validation_data):
+                    val = self.evaluate_stream(model, validation_data, validation_steps)
+                else:
+                    val = self._evaluate_checked(spec, *validation_data, val_batch_size)
+                logs.update({"val_" + k: v for k, v in val.items()})
+            loop.callbacks.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+        loop.callbacks.on_train_end()
+        return history
+
+    def _fit_data(self, model, x, y, batch_size, verbose, validation_split, validation_data,
+                  shuffle, class_weight, sample_weight, epochs, initial_epoch, steps_per_epoch,
+                  validation_steps, validation_batch_size, validation_freq, placed):
+        """Check fit's arguments and data, build the model and resolve the metrics.
+
+        Returns ``(spec, feed, verbose, validation data, validation batch size)``.
+        """
         if validation_steps is not None and not streaming.is_stream(validation_data):
             raise ValueError("validation_steps applies to a generator, iterable or PyDataset "
                              "validation_data; with arrays leave it None.")
-        placed = distributed.current(self)  # None without a distribution: the one-device path
         if streaming.is_stream(x):
             streaming.check_stream_arguments("fit", y, batch_size, sample_weight, class_weight)
             if validation_split:
                 raise ValueError("fit: validation_split needs arrays (it holds out their last "
                                  "samples); with a generator or PyDataset pass validation_data.")
-            verbose = _check_fit_arguments(x, True, None, verbose, None, None, validation_freq,
-                                           steps_per_epoch, None, epochs, initial_epoch,
-                                           streamed=True)[1]
+            verbose = epoch_loop.check_fit_arguments(
+                x, True, None, verbose, None, None, validation_freq, steps_per_epoch, None,
+                epochs, initial_epoch, streamed=True)[1]
             feed = streaming.StreamFeed(model, x, steps_per_epoch, "fit", self.loss,
                                         class_weight, placed)
             spec = feed.spec  # builds an unbuilt model from the first batch, on this thread
@@ -107,7 +146,7 @@ class Trainer:
             self._resolve_metrics(fy, feed.output_shapes(fx))
             batch_size = 32  # validation arrays' default batch size, as Keras
         else:
-            batch_size, verbose = _check_fit_arguments(
+            batch_size, verbose = epoch_loop.check_fit_arguments(
                 x, y, batch_size, verbose, class_weight, sample_weight, validation_freq,
                 steps_per_epoch, validation_steps, epochs, initial_epoch)
             spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, class_weight, "fit")
@@ -128,41 +167,12 @@ class Trainer:
                 batch_size = placed.check_batch_size(
                     placed.round_up(batch_size) if batch_size == x.shape[0] else batch_size,
                     "fit")
-            feed = _ArrayFeed((x, y, sw), batch_size, shuffle, placed)
+            feed = epoch_loop.ArrayFeed((x, y, sw), batch_size, shuffle, placed)
         if epochs <= initial_epoch:
             warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
                           "trains (epochs is the index of the last epoch, not a count); pass "
-                          f"epochs > {initial_epoch}.", UserWarning, stacklevel=3)
-        self.prepare(spec, placed)
-        history = callbacks_module.History()
-        cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
-        if verbose:
-            cbs.append(callbacks_module.ProgbarLogger())
-        history.params = params = {"verbose": verbose, "epochs": epochs, "steps": feed.steps}
-        loop = _EpochLoop(self, model, spec, feed,
-                          callbacks_module.CallbackList(cbs, model, params), cbs, placed)
-        model.stop_training = False
-        model.history = history
-        model._fit_seed_generator = loop.seeds  # the dropout keys' stream, for BackupAndRestore
-        loop.callbacks.on_train_begin()
-        # A callback may set the epoch to resume at (BackupAndRestore), as Keras's trainer reads
-        # `_initial_epoch` after on_train_begin; each epoch reads the weights callbacks left.
-        initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch
-        model._initial_epoch = None
-        for epoch in range(initial_epoch, epochs):
-            loop.callbacks.on_epoch_begin(epoch)
-            logs = loop.run(epoch, epochs)
-            if validation_data is not None and _should_eval(epoch, validation_freq):
-                if streaming.is_stream(validation_data):
-                    val = self.evaluate_stream(model, validation_data, validation_steps)
-                else:
-                    val = self._evaluate_checked(spec, *validation_data, val_batch_size)
-                logs.update({"val_" + k: v for k, v in val.items()})
-            loop.callbacks.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        loop.callbacks.on_train_end()
-        return history
+                          f"epochs > {initial_epoch}.", UserWarning, stacklevel=4)
+        return spec, feed, verbose, validation_data, val_batch_size
 
     def evaluate_logs(self, model, x, y, sample_weight, batch_size: int) -> dict[str, float]:
         """Return the loss and metrics on ``(x, y)`` as Keras's logs."""
@@ -216,7 +226,7 @@ class Trainer:
             if self.eval_step is None:
                 self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
             step = self.eval_step
-        tv, ntv = read_values(spec)
+        tv, ntv = epoch_loop.read_values(spec)
         es = fresh_epoch_state(self.metrics)
         for x, y, sw, valid in batches:
             es = step(tv, ntv, es, x, y, sw, valid)
@@ -227,7 +237,7 @@ class Trainer:
         spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, None, "train_on_batch")
         self._resolve_metrics(y, shapes)
         self.prepare(spec)
-        tv, ntv = read_values(spec)
+        tv, ntv = epoch_loop.read_values(spec)
         es = fresh_epoch_state(self.metrics)
         key = SeedGenerator().next()
         tv, ntv, self.opt_state, es = self.train_step(
@@ -235,7 +245,7 @@ class Trainer:
         if bool(es["nan"]):
             raise NaNLossError("The training loss (or a weight after the update) is NaN or "
                                "infinite on this batch; the weights were left unchanged.")
-        write_values(spec, tv, ntv)
+        epoch_loop.write_values(spec, tv, ntv)
         self.optimizer.iterations = int(self.opt_state.iterations)
         return logs_of(es, self.metrics)
 
@@ -250,124 +260,3 @@ class Trainer:
         """Compiled variants of the train and eval steps."""
         return {name: 0 if fn is None else fn._cache_size()
                 for name, fn in (("train", self.train_step), ("eval", self.eval_step))}
-
-
-class _ArrayFeed:
-    """Arrays as one epoch's batches: a fresh shuffled plan every epoch, the last one padded."""
-
-    def __init__(self, arrays, batch_size: int, shuffle: bool, placed=None):
-        self.arrays, self.batch_size, self.shuffle = arrays, batch_size, shuffle
-        self.n = arrays[0].shape[0]
-        self.steps = math.ceil(self.n / batch_size)
-        self.placed = placed
-
-    def epoch(self):
-        """Return the epoch's ``(x, y, sw, valid)`` batches (the order is drawn now)."""
-        x, y, sw = self.arrays
-        order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
-        if self.placed is not None:  # global batches; process 0's order on every process
-            order = self.placed.agree(order) if self.shuffle else order
-            return self.placed.array_batches(self.arrays, order, self.batch_size)
-        idx, valid = data.batches(self.n, self.batch_size, order)
-        return ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(self.steps))
-
-
-class _EpochLoop:
-    """One fit's epochs: the feed's batches, the jitted steps and the per-batch callbacks."""
-
-    def __init__(self, trainer, model, spec, feed, cblist, cbs, placed=None):
-        self.trainer, self.model, self.spec, self.feed = trainer, model, spec, feed
-        self.placed = placed
-        self.step = trainer.train_step if placed is None else placed.steps["train"]
-        self.callbacks = cblist
-        self.bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)),
-                           None)
-        self.per_batch = cblist.wants_batch_logs()
-        self.nan_stops = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
-        self.seeds = SeedGenerator()
-
-    def run(self, epoch: int, epochs: int) -> dict[str, float]:
-        """Train one epoch; returns its logs."""
-        t, spec, steps = self.trainer, self.spec, self.feed.steps
-        t.sync_learning_rate()
-        batches = self.feed.epoch()
-        es = fresh_epoch_state(t.metrics)
-        base_key = self.seeds.next()
-        if self.placed is not None:
-            base_key = self.placed.agree_key(base_key)
-        tv, ntv = read_values(spec)  # weights and RNN states, as callbacks may have left them
-        for b, (x, y, sw, valid) in enumerate(batches):
-            if self.per_batch:
-                self.callbacks.on_train_batch_begin(b)
-            tv, ntv, t.opt_state, es = self.step(
-                tv, ntv, t.opt_state, es, x, y, sw, valid, base_key)
-            if self.per_batch:
-                write_values(spec, tv, ntv)
-                self.callbacks.on_train_batch_end(b, logs_of(es, t.metrics))
-                t.sync_learning_rate()
-                if self.model.stop_training:
-                    break
-                tv, ntv = read_values(spec)
-            bar = None if self.bar_cb is None else self.bar_cb.bar  # new every epoch
-            if bar is not None:
-                if bar.due() and (steps is None or b + 1 < steps):
-                    bar.update(b + 1, logs_of(es, t.metrics))
-                bar.seen = b + 1  # the count an unknown-length epoch ends with
-        write_values(spec, tv, ntv)
-        t.optimizer.iterations = int(t.opt_state.iterations)
-        if bool(es["nan"]) and not self.nan_stops:
-            of = "" if steps is None else f" (of {steps})"
-            raise NaNLossError(
-                f"The training loss (or a weight after the update) became NaN or infinite at "
-                f"epoch {epoch + 1} (of {epochs}), batch {int(es['nan_step']) + 1}{of}. "
-                "Training stopped; the weights are those after the last finite batch. Check "
-                "the inputs and labels for extreme values, lower the learning rate, or clip "
-                "gradients (e.g. Adam(clipnorm=1.0))."
-            )
-        return logs_of(es, t.metrics)
-
-
-def read_values(spec) -> tuple[list, list]:
-    """Return the current values of the spec's trainable and non-trainable variables."""
-    return [w.value for w in spec.trainable], [w.value for w in spec.non_trainable]
-
-
-def write_values(spec, tv, ntv) -> None:
-    """Store new values in the spec's variables (weights, then RNN states)."""
-    for w, v in zip(spec.trainable, tv, strict=True):
-        w._value = v
-    for w, v in zip(spec.non_trainable, ntv, strict=True):
-        w._value = v
-
-
-def _check_fit_arguments(x, y, batch_size, verbose, class_weight, sample_weight,
-                         validation_freq, steps_per_epoch, validation_steps, epochs,
-                         initial_epoch, streamed=False):
-    """Keras's argument rules for `fit`; returns ``(batch_size, verbose)`` as ints."""
-    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"fit: {name} must be a non-negative integer (epochs is the index "
-                             f"of the last epoch to train); received {name}={value!r}.")
-    if class_weight is not None and sample_weight is not None:
-        raise ValueError("fit: pass either `class_weight` or `sample_weight`, not both "
-                         "(Keras rejects the combination too); fold the class weights into "
-                         "sample_weight yourself to combine them.")
-    ok = (isinstance(validation_freq, int) and not isinstance(validation_freq, bool)
-          and validation_freq > 0) or (isinstance(validation_freq, (list, tuple))
-                                       and all(isinstance(e, int) for e in validation_freq))
-    if not ok:
-        raise ValueError(f"validation_freq must be a positive int (validate every N epochs) or a "
-                         f"list of 1-based epoch numbers; received {validation_freq!r}.")
-    if steps_per_epoch is not None and not streamed:
-        raise ValueError("steps_per_epoch applies to a generator, iterable or PyDataset x; "
-                         "with arrays the data define the epoch, so leave it None.")
-    if x is None or y is None:
-        raise ValueError("fit needs both x and y arrays.")
-    return data.check_batch_size(batch_size, "fit"), 1 if verbose == "auto" else int(verbose)
-
-
-def _should_eval(epoch: int, freq) -> bool:
-    """Keras's rule: ``freq`` an int -> every ``freq`` epochs; a list -> those 1-based epochs."""
-    if isinstance(freq, int):
-        return (epoch + 1) % freq == 0
-    return (epoch + 1) in freq
