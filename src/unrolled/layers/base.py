@@ -17,8 +17,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.layers import initializers
-from unrolled.layers.variables import Variable, current_path, name_scope
+from unrolled.layers import constraints, initializers, regularizers, tracking
+from unrolled.layers.variables import (
+    StatelessScope,
+    Variable,
+    current_path,
+    current_scope,
+    name_scope,
+)
 from unrolled.ops.compile import to_device
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
@@ -133,6 +139,7 @@ class Layer:
         batch_input_shape=None,
         batch_size=None,
         input_dim=None,
+        activity_regularizer=None,
         **kwargs,
     ):
         kwargs.pop("autocast", None)
@@ -148,8 +155,12 @@ class Layer:
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = trainable
         self.built = False
-        self._own_weights: list[Variable] = []
-        self._sublayers: list[Layer] = []
+        # setdefault: a subclass may assign sub-layers or variables before calling this
+        self.__dict__.setdefault("_own_weights", [])
+        self.__dict__.setdefault("_sublayers", [])
+        self._losses: list = []
+        self._loss_ids: set[int] = set()
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         if batch_input_shape is not None:
             self._batch_input_shape = tuple(batch_input_shape)
         elif input_shape is not None:
@@ -169,8 +180,11 @@ class Layer:
         ``(shape, initializer, dtype, trainable, ...)``; unrolled's own layers also use the short
         positional form ``add_weight(name, shape, initializer)``.
 
+        ``regularizer`` (a penalty `losses` evaluates on the current value) and ``constraint``
+        (a projection `fit` applies after every optimizer update) are Keras's, by object or name.
+
         Raises:
-            ValueError: for a regularizer or constraint (not supported yet) or a missing shape.
+            ValueError: for a missing shape or an unknown regularizer or constraint.
 
         """
         if args and isinstance(args[0], str):  # add_weight(name, shape, initializer)
@@ -181,11 +195,8 @@ class Layer:
         initializer = given.get("initializer", initializer)
         dtype = given.get("dtype", dtype) or "float32"
         trainable = given.get("trainable", trainable)
-        if regularizer is not None or constraint is not None:
-            raise ValueError(
-                f"add_weight on layer {self.name!r}: regularizers and constraints are not "
-                "supported by unrolled yet; pass None."
-            )
+        regularizer = regularizers.get(regularizer)
+        constraint = constraints.get(constraint)
         if shape is None:
             raise ValueError(f"add_weight on layer {self.name!r} needs a shape, e.g. (3, 4).")
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -196,26 +207,108 @@ class Layer:
         else:
             value = to_device(init(shape, dtype=dtype), dtype)
         var = Variable(value, name=name, path=current_path(name), trainable=trainable)
+        var.regularizer, var.constraint = regularizer, constraint
         self._own_weights.append(var)
         return var
 
+    def __setattr__(self, name: str, value) -> None:
+        """Track sub-layers and variables assigned as attributes, as Keras does."""
+        tracking.track(self, name, value)
+        object.__setattr__(self, name, value)
+
     @property
     def weights(self) -> list[Variable]:
-        """All weights: the layer's own, then its sublayers' (Keras order)."""
-        out = list(self._own_weights)
-        for sub in self._sublayers:
-            out.extend(sub.weights)
+        """All weights: the layer's own (trainable first), then its sub-layers' (Keras order).
+
+        Sub-layers are those assigned as attributes (also in lists, tuples and dicts) and those
+        appended to ``self._sublayers``; each weight appears once.
+        """
+        own = tracking.own_variables(self)
+        out = [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+        seen = {id(w) for w in out}
+        for sub in tracking.sublayers(self):
+            for w in sub.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
         return out
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        """Weights an optimizer updates."""
-        return [w for w in self.weights if w.trainable and self.trainable]
+        """Weights an optimizer updates (none in a frozen layer or frozen sub-layer)."""
+        if not self.trainable:
+            return []
+        ids = {id(w) for w in tracking.own_variables(self) if w.trainable}
+        for sub in tracking.sublayers(self):
+            ids.update(id(w) for w in sub.trainable_weights)
+        return [w for w in self.weights if id(w) in ids]
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
         """Weights an optimizer leaves alone."""
-        return [w for w in self.weights if not (w.trainable and self.trainable)]
+        ids = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in ids]
+
+    # ------------------------------------------------------------------ losses
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss (in `call`) that `fit` adds to the compiled loss, as Keras does.
+
+        Raises:
+            ValueError: for a value that is not an array.
+
+        """
+        values = jax.tree.leaves(loss)
+        for x in values:
+            if not isinstance(x, (jax.Array, np.ndarray)):
+                raise ValueError("`add_loss()` can only be called from inside `build()` or "
+                                 f"`call()`, on a tensor input. Received invalid value: {x}")
+        scope = current_scope()
+        if scope is None:
+            self._losses.extend(values)
+        elif scope.collect_losses:
+            for x in values:
+                scope.losses.append(x)
+                self._loss_ids.add(id(x))
+
+    def _own_losses(self) -> list:
+        scope = current_scope()
+        if scope is not None:
+            return [x for x in scope.losses if id(x) in self.__dict__.get("_loss_ids", ())]
+        return list(self.__dict__.get("_losses", ()))
+
+    @property
+    def losses(self) -> list:
+        """Losses of the last call (`add_loss`, activity regularizers) and weight penalties.
+
+        Keras's order: this layer's added losses, its sub-layers', then each trainable
+        weight's regularizer evaluated on the weight's current value.
+        """
+        out = self._own_losses()
+        for sub in tracking.all_sublayers(self):
+            out.extend(sub._own_losses())
+        out.extend(w.regularizer(w.value) for w in self.trainable_weights
+                   if getattr(w, "regularizer", None) is not None)
+        return out
+
+    def _clear_losses(self) -> None:
+        scope = current_scope()
+        if scope is not None and scope.collect_losses:
+            ids = self.__dict__.get("_loss_ids", set())
+            scope.losses[:] = [x for x in scope.losses if id(x) not in ids]
+        self.__dict__.get("_losses", []).clear()
+        self.__dict__.get("_loss_ids", set()).clear()
+        for sub in tracking.sublayers(self):
+            sub._clear_losses()
+
+    def _activity_losses(self, outputs) -> None:
+        """Add the activity regularizer's loss of each output, divided by its batch size."""
+        for out in jax.tree.leaves(outputs):
+            if isinstance(out, (jax.Array, np.ndarray)):
+                loss = self.activity_regularizer(out)
+                if out.ndim > 0:  # Keras's divide_no_nan by the batch size
+                    n = out.shape[0]
+                    loss = loss / jnp.asarray(n, loss.dtype) if n else jnp.zeros_like(loss)
+                self.add_loss(loss)
 
     @property
     def variables(self) -> list[Variable]:
@@ -241,14 +334,54 @@ class Layer:
 
     # ---------------------------------------------------------------- lifecycle
     def build(self, input_shape) -> None:
-        """Create weights for inputs of ``input_shape``; the base layer has none."""
+        """Create weights for inputs of ``input_shape``; the base layer has none.
+
+        A layer that keeps this default and holds sub-layers builds them as Keras does, by
+        running `call` once (on zeros) inside its name scope.
+        """
         self.built = True
+
+    build._runs_call = True
+
+    def __init_subclass__(cls, **kwargs):
+        """Open the layer's name scope around every ``build``, as Keras's build wrapper does.
+
+        So a parent's ``build`` may call ``self.dense.build(shape)`` and the weights are
+        ``parent/dense/kernel``, as in Keras.
+        """
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_wrapped", False):
+            @functools.wraps(build)
+            def scoped_build(self, *args, **kw):
+                with name_scope(self.name, owner=self):
+                    out = build(self, *args, **kw)
+                self.built = True
+                return out
+
+            scoped_build._wrapped = True
+            cls.build = scoped_build
 
     def _maybe_build(self, input_shape) -> None:
         if not self.built:
-            with name_scope(self.name):
+            with name_scope(self.name, owner=self):
                 self.build(input_shape)
+                if getattr(type(self).build, "_runs_call", False) and any(
+                        not sub.built for sub in tracking.sublayers(self)):
+                    self._build_by_run(input_shape)
             self.built = True
+
+    def _build_by_run(self, input_shape) -> None:
+        """Build the sub-layers by calling ``call`` once on zeros (open sizes become 1)."""
+        def zeros(shape):
+            if isinstance(shape, list):
+                return [zeros(s) for s in shape]
+            return jnp.zeros(tuple(1 if d is None else d for d in shape), jnp.float32)
+
+        self.built = True  # the run below must not build this layer again
+        # a scope of its own: the run's added losses and variable updates are dropped
+        with StatelessScope(), tracking.outer_call(None):
+            self.call(zeros(input_shape), **_accepted(self, {"training": False}))
 
     def call(self, inputs, mask=None, training: bool = False):
         """Compute outputs from JAX arrays (subclasses override)."""
@@ -269,6 +402,8 @@ class Layer:
         if mask is not None:
             kwargs["mask"] = mask
         outputs = self.call(inputs, **_accepted(self, kwargs))
+        if self.__dict__.get("activity_regularizer") is not None:
+            self._activity_losses(outputs)
         return outputs, self.compute_mask(inputs, mask)
 
     def __call__(self, inputs, mask=None, training: bool = False, **kwargs):
@@ -284,7 +419,13 @@ class Layer:
         kw = {"training": training, **kwargs}
         if m is not None:
             kw["mask"] = m
-        out = self.call(x, **_accepted(self, kw))
+        with tracking.outer_call(self):
+            out = self.call(x, **_accepted(self, kw))
+            if self.__dict__.get("activity_regularizer") is not None:
+                self._activity_losses(out)
+        if "_first_output_shape" not in self.__dict__:  # a subclassed model's summary shows it
+            self.__dict__["_first_output_shape"] = (
+                tuple(out.shape) if hasattr(out, "shape") else [tuple(o.shape) for o in out])
         return jax.tree.map(np.asarray, out) if was_numpy else out
 
     def _symbolic_call(self, inputs, **kwargs):
@@ -310,6 +451,8 @@ class Layer:
     def get_config(self) -> dict:
         """Return the constructor arguments (Keras's base keys)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self.__dict__.get("activity_regularizer") is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config

@@ -44,7 +44,8 @@ class Trainer:
             self._tx = self.optimizer.transformation()
             self.opt_state = self._tx.init([w.value for w in spec.trainable])
             self._opt_lr = self.optimizer._lr
-            self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx)
+            self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx,
+                                              spec.loss_forward, spec.constraints)
         self.sync_learning_rate()
 
     def sync_learning_rate(self) -> None:
@@ -116,7 +117,7 @@ class Trainer:
             data.check_batch_size(validation_batch_size, "fit (validation_batch_size)")
         if not streaming.is_stream(x):
             batch_size = min(batch_size, x.shape[0])  # as Keras: one short batch, not padded rows
-            feed = _ArrayFeed((x, y, sw), batch_size, shuffle)
+            feed = _ArrayFeed((x, y, sw), batch_size, shuffle, spec.row_losses)
         if epochs <= initial_epoch:
             warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
                           "trains (epochs is the index of the last epoch, not a count); pass "
@@ -182,7 +183,8 @@ class Trainer:
         batch_size = data.check_batch_size(batch_size, "evaluate", n)
         idx, valid = data.batches(n, batch_size, np.arange(n))
         return self._evaluate_batches(
-            spec, ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(idx.shape[0])))
+            spec, (_rows((x, y, sw), idx[b], valid[b], spec.row_losses)
+                   for b in range(idx.shape[0])))
 
     def evaluate_stream(self, model, source, steps) -> dict[str, float]:
         """Return the loss and metrics over the batches of a generator, iterable or PyDataset."""
@@ -194,7 +196,8 @@ class Trainer:
 
     def _evaluate_batches(self, spec, batches) -> dict[str, float]:
         if self.eval_step is None:
-            self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
+            self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics,
+                                            spec.loss_forward)
         tv, ntv = read_values(spec)
         es = fresh_epoch_state(self.metrics)
         for x, y, sw, valid in batches:
@@ -231,20 +234,33 @@ class Trainer:
                 for name, fn in (("train", self.train_step), ("eval", self.eval_step))}
 
 
+def _rows(arrays, idx, valid, row_losses):
+    """One batch ``(x, y, sw, valid)``; a padded one runs short where added losses see rows.
+
+    An activity regularizer (or a loss added in ``call``) is a function of the batch's rows, so
+    padding rows would change it: then the last batch has only its real rows, as Keras's (one
+    more compiled step). Asked lazily, after the first step traced the model's losses.
+    """
+    if valid[-1] == 0 and row_losses is not None and row_losses():
+        keep = valid > 0
+        idx, valid = idx[keep], valid[keep]
+    return (*(a[idx] for a in arrays), valid)
+
+
 class _ArrayFeed:
     """Arrays as one epoch's batches: a fresh shuffled plan every epoch, the last one padded."""
 
-    def __init__(self, arrays, batch_size: int, shuffle: bool):
+    def __init__(self, arrays, batch_size: int, shuffle: bool, row_losses=None):
         self.arrays, self.batch_size, self.shuffle = arrays, batch_size, shuffle
         self.n = arrays[0].shape[0]
         self.steps = math.ceil(self.n / batch_size)
+        self.row_losses = row_losses
 
     def epoch(self):
         """Return the epoch's ``(x, y, sw, valid)`` batches (the order is drawn now)."""
-        x, y, sw = self.arrays
         order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
         idx, valid = data.batches(self.n, self.batch_size, order)
-        return ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(self.steps))
+        return (_rows(self.arrays, idx[b], valid[b], self.row_losses) for b in range(self.steps))
 
 
 class _EpochLoop:
