@@ -217,6 +217,29 @@ class Layer:
         object.__setattr__(self, name, value)
 
     @property
+    def input(self):
+        """The input tensor(s) of the layer's first symbolic call, as Keras's ``layer.input``.
+
+        Raises:
+            AttributeError: for a layer never called on symbolic tensors.
+
+        """
+        return self._first_call("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The output tensor(s) of the layer's first symbolic call (Keras's ``layer.output``)."""
+        return self._first_call("outputs", "output")
+
+    def _first_call(self, attr: str, what: str):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no "
+                                 f"defined {what}.")
+        values = getattr(nodes[0], attr)
+        return values[0] if isinstance(values, list) and len(values) == 1 else values
+
+    @property
     def weights(self) -> list[Variable]:
         """All weights: the layer's own (trainable first), then its sub-layers' (Keras order).
 

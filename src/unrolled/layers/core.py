@@ -50,8 +50,18 @@ class InputLayer(Layer):
         self.input_dtype = str(np.dtype(dtype or "float32"))
         self.batch_shape = tuple(batch_shape)
         self.built = True
-        self.output = KerasTensor(self.batch_shape, dtype=self.input_dtype, layer=self,
-                                  name=self.name)
+        self._output_tensor = KerasTensor(self.batch_shape, dtype=self.input_dtype, layer=self,
+                                          name=self.name)
+
+    @property
+    def input(self) -> list:
+        """An input layer has no inputs (``[]``, as Keras's)."""
+        return []
+
+    @property
+    def output(self) -> KerasTensor:
+        """The symbolic tensor this input layer provides."""
+        return self._output_tensor
 
     def get_config(self):
         """Return the batch shape, dtype and name of this input."""
