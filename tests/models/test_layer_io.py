@@ -33,9 +33,9 @@ def test_layer_and_model_tensors_follow_keras(keras):
         fresh = lib.layers.Dense(2)
         with pytest.raises(AttributeError, match="has never been called and thus has no "
                                                  "defined input"):
-            fresh.input
+            _ = fresh.input
         with pytest.raises(AttributeError, match="defined output"):
-            fresh.output
+            _ = fresh.output
 
 
 def test_a_layer_called_on_arrays_only_has_no_symbolic_input():
@@ -44,4 +44,4 @@ def test_a_layer_called_on_arrays_only_has_no_symbolic_input():
     dense = layers.Dense(2)
     dense(np.ones((1, 3), "float32"))
     with pytest.raises(AttributeError, match="never been called"):
-        dense.input
+        _ = dense.input
