@@ -45,3 +45,33 @@ def test_a_layer_called_on_arrays_only_has_no_symbolic_input():
     dense(np.ones((1, 3), "float32"))
     with pytest.raises(AttributeError, match="never been called"):
         _ = dense.input
+
+
+def test_masks_travel_with_outputs_as_keras_mask(keras):
+    """Keras attaches the mask to a layer's output (``_keras_mask``) and the next call uses it."""
+    import numpy as np
+
+    import unrolled
+
+    x = np.ones((2, 4, 3), "float32")
+    x[0, 2:] = 0.0  # sample 0: steps 2 and 3 are padding
+    got, want = {}, {}
+    for lib, out in ((keras, want), (unrolled, got)):
+        masking = lib.layers.Masking(0.0)
+        lstm = lib.layers.LSTM(2, return_sequences=True)
+        dense = lib.layers.Dense(1)
+        y = masking(x)
+        z = lstm(y)
+        out["masking"] = np.asarray(y._keras_mask)
+        out["lstm"] = np.asarray(z._keras_mask)
+        out["dense"] = np.asarray(dense(z)._keras_mask)  # Dense passes the mask on
+        last = lib.layers.LSTM(2)
+        out["last"] = getattr(last(y), "_keras_mask", None)  # no time axis left: no mask
+        t = lib.Input((4, 3))
+        symbolic = lstm(masking(t))
+        out["symbolic"] = tuple(symbolic._keras_mask.shape)
+    for key in ("masking", "lstm", "dense"):
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    np.testing.assert_array_equal(got["lstm"], [[True, True, False, False], [True] * 4])
+    assert got["last"] is None and want["last"] is None
+    assert got["symbolic"] == want["symbolic"] == (None, 4)

@@ -85,6 +85,47 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
 
+class MaskedArray(np.ndarray):
+    """A NumPy array carrying the mask of its time steps as ``_keras_mask`` (Keras's eager rule).
+
+    Returned by an eager layer call whose output has a mask (e.g. after `Masking`); the next
+    eager layer call takes that mask when none is passed.
+    """
+
+    _keras_mask = None
+
+
+def _carry_mask(out, mask):
+    """Attach ``mask`` to an eager output as Keras does (``out._keras_mask``)."""
+    if mask is None:
+        return out
+    if isinstance(out, np.ndarray):
+        out = out.view(MaskedArray)
+        out._keras_mask = np.asarray(mask)
+        return out
+    try:
+        out._keras_mask = mask  # a jax array takes the attribute, as in Keras on JAX
+    except AttributeError:
+        pass
+    return out
+
+
+def _symbolic_mask(layer, inputs, input_shape):
+    """The symbolic mask of a layer's output: a bool `KerasTensor`, or None (Keras's rule)."""
+    in_mask = getattr(inputs, "_keras_mask", None)
+    m_struct = None if in_mask is None else jax.ShapeDtypeStruct(
+        tuple(1 if d is None else d for d in in_mask.shape), jnp.bool_)
+    x_struct = jax.tree.map(lambda s: jax.ShapeDtypeStruct(
+        tuple(1 if d is None else d for d in s), jnp.float32), input_shape, is_leaf=_is_shape)
+    try:
+        out = jax.eval_shape(lambda x, m: layer.compute_mask(x, m), x_struct, m_struct)
+    except Exception:  # noqa: BLE001 - a layer whose mask cannot be traced has none here
+        return None
+    if out is None or not hasattr(out, "shape"):
+        return None
+    return KerasTensor((None, *out.shape[1:]), dtype="bool")
+
+
 class Node:
     """One symbolic call of a layer: its arguments (with `KerasTensor`s in them) and outputs.
 
@@ -436,6 +477,8 @@ class Layer:
         ):
             return self._symbolic_call(inputs, **kwargs)
         was_numpy = not isinstance(inputs, jax.Array)
+        if mask is None:  # Keras's eager mask propagation: the mask an input carries
+            mask = getattr(inputs, "_keras_mask", None)
         x = jax.tree.map(jnp.asarray, inputs)
         m = None if mask is None else jnp.asarray(mask).astype(bool)
         self._maybe_build(_shape_of(x))
@@ -449,7 +492,8 @@ class Layer:
         if "_first_output_shape" not in self.__dict__:  # a subclassed model's summary shows it
             self.__dict__["_first_output_shape"] = (
                 tuple(out.shape) if hasattr(out, "shape") else [tuple(o.shape) for o in out])
-        return jax.tree.map(np.asarray, out) if was_numpy else out
+        out = jax.tree.map(np.asarray, out) if was_numpy else out
+        return _carry_mask(out, self.compute_mask(x, m) if hasattr(out, "shape") else None)
 
     def _symbolic_call(self, inputs, **kwargs):
         """Record a call on `KerasTensor`s: build, infer output shapes, return new tensors."""
@@ -468,6 +512,8 @@ class Layer:
             outputs = [KerasTensor(s, layer=self, name=self.name, node=node, index=i)
                        for i, s in enumerate(shape)]
         node.outputs = outputs
+        if isinstance(outputs, KerasTensor):
+            outputs._keras_mask = _symbolic_mask(self, inputs, input_shape)
         return outputs
 
     # ------------------------------------------------------------------- config
