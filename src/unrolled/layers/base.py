@@ -111,7 +111,7 @@ def _carry_mask(out, mask):
 
 
 def _symbolic_mask(layer, inputs, input_shape):
-    """The symbolic mask of a layer's output: a bool `KerasTensor`, or None (Keras's rule)."""
+    """Return the symbolic mask of a layer's output: a bool `KerasTensor` or None."""
     in_mask = getattr(inputs, "_keras_mask", None)
     m_struct = None if in_mask is None else jax.ShapeDtypeStruct(
         tuple(1 if d is None else d for d in in_mask.shape), jnp.bool_)
