@@ -13,17 +13,18 @@ from unrolled._runtime import tune_allocator as _tune_allocator
 from unrolled._version import __version__
 
 _SUBMODULES = (
-    "activations", "callbacks", "convert", "datasets", "distribution", "initializers", "inspect",
-    "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving",
-    "utils",
+    "activations", "callbacks", "constraints", "convert", "datasets", "distribution",
+    "initializers", "inspect", "layers", "losses", "metrics", "models", "ops", "optimizers",
+    "preprocessing", "regularizers", "saving", "utils",
 )
 _ATTRIBUTES = {"Input": "unrolled.layers", "Layer": "unrolled.layers",
                "Model": "unrolled.models", "Sequential": "unrolled.models"}
 
 __all__ = [
-    "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "datasets",
-    "distribution", "initializers", "inspect", "layers", "losses", "metrics", "models", "ops",
-    "optimizers", "preprocessing", "saving", "utils", "__version__",
+    "Input", "Layer", "Model", "Sequential", "activations", "callbacks", "constraints",
+    "datasets", "distribution", "initializers", "inspect", "layers", "losses", "metrics",
+    "models", "ops", "optimizers", "preprocessing", "regularizers", "saving", "utils",
+    "__version__",
 ]
 
 

@@ -19,6 +19,7 @@ import zipfile
 from unrolled.distribution.placement import on_process_zero
 from unrolled.io import atomic, checks, legacy_h5, preflight, serialization, weights_h5
 from unrolled.io.serialization import UnreadableFileError
+from unrolled.saving.custom_objects import custom_object_scope
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 #: the Keras version whose format these files follow (Keras reads it for information only)
@@ -115,7 +116,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
     Args:
         filepath: a ``.keras`` zip or a legacy full-model ``.h5`` file.
-        custom_objects: not supported (unrolled runs no code from files); must be empty.
+        custom_objects: ``{name: class}`` of the user's layers and models the file names
+            (also found when registered with `register_keras_serializable`); unrolled never
+            imports code a file names.
         compile: restore the optimizer, loss and metrics (and the optimizer's state).
         safe_mode: accepted for Keras compatibility; unrolled never runs code from a file.
 
@@ -130,9 +133,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     """
     path = os.fspath(filepath)
     source = f"Model file {path!r}"
-    if custom_objects:
-        raise ValueError("custom_objects is not supported: unrolled loads only its built-in "
-                         f"layers; received {sorted(custom_objects)}.")
+    if custom_objects:  # the user's classes, as Keras: nothing is imported from the file
+        with custom_object_scope(custom_objects):
+            return load_model(filepath, None, compile, safe_mode)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{source} does not exist.")
     if not os.path.isfile(path):

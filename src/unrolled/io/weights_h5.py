@@ -57,17 +57,39 @@ def _name_key(attr: str) -> str:
     return f"~{attr}" if attr.startswith("_") else attr
 
 
-def _walk(layer: Layer, path: str, out: list, seen: set) -> None:
+#: attributes that are unrolled's own bookkeeping, not Keras's tracked state
+_NOT_STATE = frozenset({"_sublayers", "_inbound_nodes", "_own_weights", "_layers"})
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}/{name}" if path else name
+
+
+def _walk(layer: Layer, path: str, out: list, seen: set, extra=()) -> None:
+    """Keras's ``_walk_saveable``: attributes by name (private last), lists as containers."""
     if id(layer) in seen:
         return
     seen.add(id(layer))
     own = [w for w in layer._own_weights if w.trainable] + \
           [w for w in layer._own_weights if not w.trainable]
-    out.append((path, layer.name, own))
-    children = sorted(((k, v) for k, v in vars(layer).items() if isinstance(v, Layer)),
-                      key=lambda kv: _name_key(kv[0]))
-    for attr, child in children:
-        _walk(child, f"{path}/{attr}", out, seen)
+    if path:
+        out.append((path, layer.name, own))
+    elif own:  # the root's own group is the file's "vars", which holds no weights here
+        raise ValueError(f"model {layer.name!r} holds weights of its own (not in a layer); "
+                         "the Keras layout of such a subclassed model is not supported.")
+    items = [(k, v) for k, v in vars(layer).items() if k not in _NOT_STATE] + list(extra)
+    for attr, child in sorted(items, key=lambda kv: _name_key(kv[0])):
+        if isinstance(child, Layer):
+            _walk(child, _join(path, attr), out, seen)
+        elif isinstance(child, (list, tuple, dict)):
+            members = list(child.values()) if isinstance(child, dict) else list(child)
+            used: dict[str, int] = {}
+            for member in members:
+                if isinstance(member, Layer):
+                    key = layer_key(member)
+                    used[key] = used.get(key, -1) + 1
+                    name = key + (f"_{used[key]}" if used[key] else "")
+                    _walk(member, _join(_join(path, attr), name), out, seen)
 
 
 def weight_groups(model) -> list[tuple[str, str, list]]:
@@ -80,7 +102,12 @@ def weight_groups(model) -> list[tuple[str, str, list]]:
     out: list = []
     used: dict[str, int] = {}
     seen: set = set()
-    for layer in model.layers:
+    if not hasattr(model, "_layers"):  # a subclassed model: walked as Keras walks any layer
+        _walk(model, "", out, seen, extra=[("layers", model.layers)])
+        layers_of = []
+    else:
+        layers_of = model.layers
+    for layer in layers_of:
         key = layer_key(layer)
         used[key] = used.get(key, -1) + 1
         _walk(layer, f"layers/{key}" + (f"_{used[key]}" if used[key] else ""), out, seen)

@@ -38,14 +38,23 @@ def _stack(name: str) -> list:
 
 
 @contextmanager
-def name_scope(name: str) -> Iterator[None]:
-    """Prefix the paths of variables created inside with ``name/``."""
-    stack = _stack("names")
+def name_scope(name: str, owner=None) -> Iterator[None]:
+    """Prefix the paths of variables created inside with ``name/``.
+
+    With an ``owner`` (a layer), a scope the same owner already holds innermost is not opened
+    again (Keras's deduplication), so ``_maybe_build`` and a ``build`` both may open it.
+    """
+    stack, owners = _stack("names"), _stack("owners")
+    if owner is not None and owners and owners[-1] is owner:
+        yield
+        return
     stack.append(name)
+    owners.append(owner)
     try:
         yield
     finally:
         stack.pop()
+        owners.pop()
 
 
 def current_path(name: str) -> str:
@@ -56,9 +65,13 @@ def current_path(name: str) -> str:
 class StatelessScope:
     """Map variables to replacement values; collect assignments instead of applying them."""
 
-    def __init__(self, mapping: Iterable[tuple[Variable, jax.Array]] = (), rng=None):
+    def __init__(self, mapping: Iterable[tuple[Variable, jax.Array]] = (), rng=None,
+                 collect_losses: bool = False):
         self.values = {id(v): a for v, a in mapping}
         self.updates: dict[int, jax.Array] = {}
+        #: with ``collect_losses``, `Layer.add_loss` appends here (else losses are dropped)
+        self.collect_losses = collect_losses
+        self.losses: list = []
         self.rng = rng
         self._rng_count = 0
 
@@ -97,6 +110,10 @@ class Variable:
         trainable: whether optimizers update it.
 
     """
+
+    #: Keras's weight regularizer and constraint (`Layer.add_weight` sets them)
+    regularizer = None
+    constraint = None
 
     def __init__(self, value, name: str, path: str | None = None, trainable: bool = True):
         self._value = to_device(value)

@@ -250,6 +250,16 @@ class Functional(Model):
         shapes = [t.shape for t in self.outputs]
         return shapes if self._multi_output else shapes[0]
 
+    @property
+    def input(self):
+        """The model's input tensor, or the list of them (Keras's ``model.input``)."""
+        return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+
+    @property
+    def output(self):
+        """The model's output tensor, or the list of them (Keras's ``model.output``)."""
+        return list(self.outputs) if self._multi_output else self.outputs[0]
+
     # ------------------------------------------------- plain data for training
     @property
     def output_names(self) -> list[str]:

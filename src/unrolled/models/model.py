@@ -8,7 +8,12 @@ and the other public methods hand it the model and return its results.
 
 from __future__ import annotations
 
-from unrolled.layers.base import Layer, set_weight_values, shape_str
+import functools
+
+import jax.numpy as jnp
+
+from unrolled.layers import tracking
+from unrolled.layers.base import Layer, _accepted, set_weight_values, shape_str
 from unrolled.layers.core import InputLayer, Masking
 from unrolled.layers.variables import StatelessScope
 from unrolled.models.jax_trainer import JaxTrainerFace
@@ -43,25 +48,61 @@ class Model(JaxTrainerFace, Layer):
                 return super().__new__(_functional_subclass(cls, Functional))
         return super().__new__(cls)
 
+    # ------------------------------------------------------- a subclassed model
+    # A user's ``class Net(Model)`` with ``call``: its layers are the tracked attributes, it
+    # builds by running ``call`` once, and its forward is ``call`` (one output, no mask).
+    @property
+    def layers(self) -> list:
+        """The layers assigned as attributes (Keras's ``Model.layers`` of a subclassed model)."""
+        return tracking.sublayers(self)
+
+    def build(self, input_shape=None) -> None:
+        """Build a subclassed model by running its ``call`` once on zeros of ``input_shape``."""
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model {self.name!r} needs an input shape to build, e.g. "
+                             "model.build((None, 24, 1)).")
+        self._build_shape = input_shape
+        self._build_by_run(input_shape)  # inside the name scope `Layer`'s build wrapper opens
+
     def _forward_layers(self, x, training: bool):
-        raise NotImplementedError
+        y = self.call(x, **_accepted(self, {"training": training}))
+        return y, (None if not isinstance(y, (list, tuple)) else [None] * len(y))
+
+    def _summary_rows(self):
+        return [(layer, layer.__dict__.get("_first_output_shape", ("?",)))
+                for layer in self.layers]
+
+    def _input_specs_subclassed(self) -> list:
+        shape = self.__dict__.get("_build_shape")
+        return [] if shape is None or isinstance(shape, list) else [("input", tuple(shape))]
 
     # ------------------------------------------------- the contract with training
-    def _stateless_forward(self, tv, ntv, x, training: bool, rng):
+    def _stateless_forward(self, tv, ntv, x, training: bool, rng, return_losses: bool = False):
         """Run the pure forward: ``(tv, ntv, x, training, rng) -> (y, mask, new ntv)``.
 
         ``ntv`` holds the non-trainable weights' values, then (where the model has stateful
         RNNs) the states' values; their new values come back in the same places (see
-        `training.spec`).
+        `training.spec`). With ``return_losses`` a fourth result is the sum of the model's
+        losses (`Layer.losses` evaluated on ``tv``), each a scalar: an empty list for none.
         """
         variables = [*self.non_trainable_weights, *_state_variables(self)][: len(ntv)]
         # strict=False: tv and ntv come from the caller and are not length-checked here (the
         # slice above only bounds `variables` by ntv), so keep zip's truncating behaviour.
         mapping = [*zip(self.trainable_weights, tv, strict=False),
                    *zip(variables, ntv, strict=False)]
-        with StatelessScope(mapping, rng=rng) as scope:
+        if return_losses:
+            for layer in [self, *tracking.all_sublayers(self)]:
+                layer.__dict__.get("_loss_ids", set()).clear()
+        with StatelessScope(mapping, rng=rng, collect_losses=return_losses) as scope, \
+                tracking.outer_call(None):
             y, mask = self._forward_layers(x, training)
-        return y, mask, [scope.get(v) for v in variables]
+            added = _added_losses(self.losses) if return_losses else None
+            if scope.losses:  # losses added in a call: a function of the batch's rows
+                self.__dict__["_row_losses_seen"] = True
+        new_ntv = [scope.get(v) for v in variables]
+        return (y, mask, new_ntv, added) if return_losses else (y, mask, new_ntv)
 
     def _training_spec(self) -> ModelSpec:
         """Return what training needs: the pure forward and plain data (`ModelSpec`)."""
@@ -73,11 +114,21 @@ class Model(JaxTrainerFace, Layer):
             inputs=self._input_specs(), multi_input=len(self._input_specs()) > 1,
             output_names=self._output_names(), output_shapes=self._output_shape_list(),
             multi_output=self._has_output_list(), rows_independent=self._rows_are_independent(),
-            input_checks=tuple(self._input_checks()), mask_value=self._leading_mask_value())
+            input_checks=tuple(self._input_checks()), mask_value=self._leading_mask_value(),
+            loss_forward=functools.partial(self._stateless_forward, return_losses=True),
+            constraints=tuple((i, w.constraint) for i, w in enumerate(self.trainable_weights)
+                              if w.constraint is not None),
+            row_losses=self._row_losses)
+
+    def _row_losses(self) -> bool:
+        """Whether added losses depend on the batch's rows (see `training.spec.ModelSpec`)."""
+        return self.__dict__.get("_row_losses_seen", False) or any(
+            layer.__dict__.get("activity_regularizer") is not None
+            for layer in [self, *tracking.all_sublayers(self)])
 
     def _input_specs(self) -> list:
         """``(name, batch shape)`` of each input (empty while unknown)."""
-        return []
+        return self._input_specs_subclassed()
 
     def _input_checks(self) -> list:
         """``(input index, check(array, what))`` pairs run on the host before any step."""
@@ -91,10 +142,10 @@ class Model(JaxTrainerFace, Layer):
         return float(first[0].mask_value)
 
     def _output_names(self) -> list[str]:
-        return []
+        return ["output_0"]
 
     def _output_shape_list(self) -> list:
-        return []
+        return [None]  # traced from the data (`training.data.output_shapes`)
 
     def _has_output_list(self) -> bool:
         return False
@@ -103,7 +154,8 @@ class Model(JaxTrainerFace, Layer):
         # Every built-in layer computes each row on its own at inference; a stateful RNN carries
         # rows across batches and a user-defined layer may mix them, so those keep one batch
         # per predict call.
-        return not _state_variables(self) and all(
+        return not _state_variables(self) and type(self).__module__.startswith("unrolled.") \
+            and all(
             type(layer).__module__.startswith("unrolled.") for layer in _walk_layers(self))
 
     # --------------------------------------------------------------- training API
@@ -379,6 +431,11 @@ def _functional_subclass(cls, functional):
                                            {"__module__": cls.__module__,
                                             "__qualname__": cls.__qualname__})
     return _FUNCTIONAL_SUBCLASSES[cls]
+
+
+def _added_losses(losses) -> list:
+    """Return each added loss summed to a float32 scalar, as Keras's trainer aggregates them."""
+    return [jnp.sum(jnp.asarray(v, jnp.float32)) for v in losses]
 
 
 def _bytes(n: int) -> str:

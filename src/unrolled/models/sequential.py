@@ -131,7 +131,7 @@ class Sequential(Model):
         self._input_batch_shape = input_shape
         shapes = []
         shape = input_shape
-        with name_scope(self.name):
+        with name_scope(self.name, owner=self):  # the build wrapper opened it
             for layer in self._layers:
                 layer._maybe_build(shape)
                 shape = layer.compute_output_shape(shape)

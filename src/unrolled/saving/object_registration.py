@@ -23,11 +23,13 @@ from collections.abc import Iterable
 from unrolled.saving import custom_objects as _user
 
 #: the kinds of names, as Keras's module names
-KINDS = ("layers", "activations", "initializers", "losses", "metrics", "optimizers", "schedules")
+KINDS = ("layers", "activations", "initializers", "losses", "metrics", "optimizers", "schedules",
+         "regularizers", "constraints")
 #: how an error message names one object of a kind
 NOUNS = {"layers": "layer", "activations": "activation", "initializers": "initializer",
          "losses": "loss", "metrics": "metric", "optimizers": "optimizer",
-         "schedules": "learning-rate schedule"}
+         "schedules": "learning-rate schedule", "regularizers": "regularizer",
+         "constraints": "constraint"}
 
 _OBJECTS: dict[str, dict[str, object]] = {kind: {} for kind in KINDS}
 _BASES: dict[str, type] = {}

@@ -137,7 +137,7 @@ def _check_shape(x: np.ndarray, expected, what: str) -> None:
 def output_shapes(spec, x) -> list[tuple]:
     """Return the output shapes (batch axis None); sizes left open are traced for ``x``."""
     shapes = list(spec.output_shapes)
-    if all(d is not None for s in shapes for d in s[1:]):
+    if all(s is not None and all(d is not None for d in s[1:]) for s in shapes):
         return [(None, *s[1:]) for s in shapes]
     rows = x.arrays if isinstance(x, Arrays) else [x]
     specs = [jax.ShapeDtypeStruct((1, *np.shape(a)[1:]), jnp.float32) for a in rows]

@@ -102,8 +102,8 @@ class Placement:
             trainer.opt_state = self.place_tree(trainer.opt_state, self.opt_shardings)
         if "train" not in self.steps:
             self.steps["train"] = make_train_step(
-                spec.forward, trainer.loss, trainer.metrics, tx,
-                out_shardings=(tv_sh, ntv_sh, self.opt_shardings, self.rep))
+                spec.forward, trainer.loss, trainer.metrics, tx, spec.loss_forward,
+                spec.constraints, out_shardings=(tv_sh, ntv_sh, self.opt_shardings, self.rep))
 
     def place_tree(self, tree, shardings):
         """Return ``tree`` with every leaf not yet placed by ``shardings`` placed (process 0's)."""
@@ -123,7 +123,7 @@ class Placement:
         self.place_variables(spec)
         if "eval" not in self.steps:
             self.steps["eval"] = make_eval_step(spec.forward, trainer.loss, trainer.metrics,
-                                                out_shardings=self.rep)
+                                                spec.loss_forward, out_shardings=self.rep)
         return self.steps["eval"]
 
     def predict_step(self, spec, forward, n_weights: int):

@@ -23,24 +23,36 @@ class NaNLossError(FloatingPointError):
     """Raised when the training loss, or a weight after an update, becomes NaN or infinite."""
 
 
+def rows(arrays, idx, valid, row_losses):
+    """One batch ``(x, y, sw, valid)``; a padded one runs short where added losses see rows.
+
+    An activity regularizer (or a loss added in ``call``) is a function of the batch's rows, so
+    padding rows would change it: then the last batch has only its real rows, as Keras's (one
+    more compiled step). Asked lazily, after the first step traced the model's losses.
+    """
+    if valid[-1] == 0 and row_losses is not None and row_losses():
+        keep = valid > 0
+        idx, valid = idx[keep], valid[keep]
+    return (*(a[idx] for a in arrays), valid)
+
+
 class ArrayFeed:
     """Arrays as one epoch's batches: a fresh shuffled plan every epoch, the last one padded."""
 
-    def __init__(self, arrays, batch_size: int, shuffle: bool, placed=None):
+    def __init__(self, arrays, batch_size: int, shuffle: bool, placed=None, row_losses=None):
         self.arrays, self.batch_size, self.shuffle = arrays, batch_size, shuffle
         self.n = arrays[0].shape[0]
         self.steps = math.ceil(self.n / batch_size)
-        self.placed = placed
+        self.placed, self.row_losses = placed, row_losses
 
     def epoch(self):
         """Return the epoch's ``(x, y, sw, valid)`` batches (the order is drawn now)."""
-        x, y, sw = self.arrays
         order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
         if self.placed is not None:  # global batches; process 0's order on every process
             order = self.placed.agree(order) if self.shuffle else order
             return self.placed.array_batches(self.arrays, order, self.batch_size)
         idx, valid = data.batches(self.n, self.batch_size, order)
-        return ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(self.steps))
+        return (rows(self.arrays, idx[b], valid[b], self.row_losses) for b in range(self.steps))
 
 
 class EpochLoop:

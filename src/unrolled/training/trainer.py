@@ -46,7 +46,8 @@ class Trainer:
             self.opt_state = None if placed is not None else \
                 self._tx.init([w.value for w in spec.trainable])
             self._opt_lr = self.optimizer._lr
-            self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx)
+            self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx,
+                                              spec.loss_forward, spec.constraints)
         if placed is not None:
             placed.place_trainer(self, spec)
         self.sync_learning_rate()
@@ -167,7 +168,8 @@ class Trainer:
                 batch_size = placed.check_batch_size(
                     placed.round_up(batch_size) if batch_size == x.shape[0] else batch_size,
                     "fit")
-            feed = epoch_loop.ArrayFeed((x, y, sw), batch_size, shuffle, placed)
+            feed = epoch_loop.ArrayFeed((x, y, sw), batch_size, shuffle, placed,
+                                        spec.row_losses)
         if epochs <= initial_epoch:
             warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
                           "trains (epochs is the index of the last epoch, not a count); pass "
@@ -208,7 +210,8 @@ class Trainer:
                 (x, y, sw), np.arange(n), placed.round_up(batch_size)), placed)
         idx, valid = data.batches(n, batch_size, np.arange(n))
         return self._evaluate_batches(
-            spec, ((x[idx[b]], y[idx[b]], sw[idx[b]], valid[b]) for b in range(idx.shape[0])))
+            spec, (epoch_loop.rows((x, y, sw), idx[b], valid[b], spec.row_losses)
+                   for b in range(idx.shape[0])))
 
     def evaluate_stream(self, model, source, steps) -> dict[str, float]:
         """Return the loss and metrics over the batches of a generator, iterable or PyDataset."""
@@ -224,7 +227,8 @@ class Trainer:
             step = placed.eval_step(self, spec)
         else:
             if self.eval_step is None:
-                self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
+                self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics,
+                                                spec.loss_forward)
             step = self.eval_step
         tv, ntv = epoch_loop.read_values(spec)
         es = fresh_epoch_state(self.metrics)
