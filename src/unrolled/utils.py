@@ -19,6 +19,6 @@ from unrolled.saving import (
 )
 
 __all__ = ["CustomObjectScope", "PyDataset", "clear_session", "custom_object_scope",
-           "enable_compile_cache", "get_custom_objects", "get_registered_name", "get_registered_object", "pad_sequences",
-           "register_keras_serializable", "set_random_seed", "timeseries_dataset_from_array",
-           "to_categorical"]
+           "enable_compile_cache", "get_custom_objects", "get_registered_name",
+           "get_registered_object", "pad_sequences", "register_keras_serializable",
+           "set_random_seed", "timeseries_dataset_from_array", "to_categorical"]
