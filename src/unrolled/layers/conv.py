@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from unrolled.layers import initializers
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.base import Layer
 from unrolled.layers.core import _no_extras
 from unrolled.ops import activations
@@ -82,7 +82,7 @@ class BaseConv(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, lora_alpha=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls, rank = type(self).__name__, self.rank
         self.filters = conv_tuple(cls, "filters", filters, 1)[0]
         self.kernel_size = conv_tuple(cls, "kernel_size", kernel_size, rank)
@@ -97,9 +97,11 @@ class BaseConv(Layer):
         if self.filters % self.groups:
             raise ValueError(f"{cls}: filters ({filters}) must be divisible by groups "
                              f"({groups}).")
-        _no_extras(cls, kernel_regularizer=kernel_regularizer, lora_rank=lora_rank,
-                   bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                   kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        _no_extras(cls, lora_rank=lora_rank)
+        regularizers.set_options(self, kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 bias_constraint=bias_constraint)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -125,8 +127,11 @@ class BaseConv(Layer):
                              f"({self.groups}).")
         self.kernel = self.add_weight(
             "kernel", (*self.kernel_size, channels // self.groups, self.filters),
-            self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True
 
@@ -164,8 +169,9 @@ class BaseConv(Layer):
             "activation": activations.name_of(self.activation), "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-            "kernel_constraint": None, "bias_constraint": None,
+            **regularizers.options_config(self, "kernel_regularizer", "bias_regularizer"),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **regularizers.options_config(self, "kernel_constraint", "bias_constraint"),
         }
 
 

@@ -15,7 +15,7 @@ def _no_extras(layer: str, **extras) -> None:
     if given:
         raise ValueError(
             f"{layer}: {sorted(given)} are not supported by unrolled yet; pass None "
-            "(LSTM, GRU, SimpleRNN and Dense take regularizers and constraints)."
+            "(regularizers and constraints are supported)."
         )
 
 
