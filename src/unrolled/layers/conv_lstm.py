@@ -10,7 +10,6 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from unrolled.layers.conv_lstm_cell import ConvLSTMCell
-from unrolled.layers.core import _no_extras
 from unrolled.layers.rnn import RNN
 from unrolled.ops import rnn
 
@@ -45,7 +44,6 @@ class ConvLSTM(RNN):
                  bias_constraint=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  seed=None, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, **kwargs):
-        _no_extras(f"ConvLSTM{rank}D", activity_regularizer=activity_regularizer)
         cell = ConvLSTMCell(
             rank, filters, kernel_size, strides=strides, padding=padding,
             data_format=data_format, dilation_rate=dilation_rate, activation=activation,
@@ -58,7 +56,8 @@ class ConvLSTM(RNN):
             dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
             name="conv_lstm_cell")
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, **kwargs)
+                         go_backwards=go_backwards, stateful=stateful,
+                         activity_regularizer=activity_regularizer, **kwargs)
 
     def _check_rank(self, shape) -> None:
         if len(shape) != self.cell.rank + 3:

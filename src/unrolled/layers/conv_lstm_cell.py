@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.layers import initializers
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.conv import conv_data_format, conv_padding, conv_tuple
-from unrolled.layers.core import _no_extras
 from unrolled.layers.rnn import DropoutRNNCell
 from unrolled.ops import activations
 from unrolled.ops.compile import to_device
@@ -75,10 +74,11 @@ class ConvLSTMCell(DropoutRNNCell):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{layer}: strides > 1 is incompatible with dilation_rate > 1; "
                              f"received strides={strides}, dilation_rate={dilation_rate}.")
-        _no_extras(layer, kernel_regularizer=kernel_regularizer,
-                   recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                   kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                   bias_constraint=bias_constraint)
+        regularizers.set_options(
+            self, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
@@ -112,9 +112,13 @@ class ConvLSTMCell(DropoutRNNCell):
         self.step_shape = tuple(input_shape[1:])
         self.state_shape = (*out, self.filters) if last else (self.filters, *out)
         f, k = self.filters, self.kernel_size
-        self.kernel = self.add_weight("kernel", (*k, channels, 4 * f), self.kernel_initializer)
+        self.kernel = self.add_weight("kernel", (*k, channels, 4 * f), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (*k, f, 4 * f),
-                                                self.recurrent_initializer)
+                                                self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         self.bias = None
         if self.use_bias:
             init, base = self.bias_initializer, self.bias_initializer
@@ -123,7 +127,9 @@ class ConvLSTMCell(DropoutRNNCell):
                     parts = [np.asarray(base((f,), dtype)), np.ones((f,), np.dtype(dtype)),
                              np.asarray(base((2 * f,), dtype))]
                     return to_device(np.concatenate(parts))
-            self.bias = self.add_weight("bias", (4 * f,), init)
+            self.bias = self.add_weight("bias", (4 * f,), init,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def _conv_gates(self, x, kernel, masks, **conv_args):
@@ -194,8 +200,7 @@ class ConvLSTMCell(DropoutRNNCell):
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            **regularizers.options_config(self, *regularizers.RECURRENT_OPTIONS),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
