@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.layers import initializers
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.base import Layer
 from unrolled.layers.core import _no_extras
 
@@ -55,12 +55,12 @@ class Embedding(Layer):
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
                  weights=None, lora_rank=None, activity_regularizer=None, input_length=None,
                  **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.input_dim = _positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = _positive_int("Embedding", "output_dim", output_dim)
-        _no_extras("Embedding", embeddings_regularizer=embeddings_regularizer,
-                   embeddings_constraint=embeddings_constraint, lora_rank=lora_rank,
-                   activity_regularizer=activity_regularizer)
+        _no_extras("Embedding", lora_rank=lora_rank)
+        regularizers.set_options(self, embeddings_regularizer=embeddings_regularizer,
+                                 embeddings_constraint=embeddings_constraint)
         if embeddings_initializer == "uniform":
             embeddings_initializer = initializers.RandomUniform(minval=-0.05, maxval=0.05)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -72,7 +72,9 @@ class Embedding(Layer):
     def build(self, input_shape=None):
         """Create the layer's weights for inputs of ``input_shape``."""
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer)
+                                          self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         self.built = True
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
@@ -132,6 +134,8 @@ class Embedding(Layer):
         return {
             **super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": None, "activity_regularizer": None,
-            "embeddings_constraint": None, "mask_zero": self.mask_zero,
+            **regularizers.options_config(self, "embeddings_regularizer"),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **regularizers.options_config(self, "embeddings_constraint"),
+            "mask_zero": self.mask_zero,
         }
