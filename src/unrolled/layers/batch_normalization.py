@@ -5,9 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from unrolled.layers import initializers
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.base import Layer
-from unrolled.layers.core import _no_extras
 
 _EPSILON = 1e-7  # keras.backend.epsilon(), in the masked moments
 
@@ -61,9 +60,10 @@ class BatchNormalization(Layer):
         if renorm:
             raise ValueError("BatchNormalization: renorm=True (batch renormalization) is not "
                              "supported by unrolled yet; pass renorm=False.")
-        _no_extras("BatchNormalization", beta_regularizer=beta_regularizer,
-                   gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-                   gamma_constraint=gamma_constraint)
+        regularizers.set_options(self, beta_regularizer=beta_regularizer,
+                                 gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint,
+                                 gamma_constraint=gamma_constraint)
         self.axis = axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -89,9 +89,12 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization {self.name!r} needs the size of axis "
                              f"{self.axis} known; input shape {tuple(input_shape)}.")
         shape = (size,)
-        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) \
-            if self.scale else None
-        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
                                            trainable=False)
         self.moving_variance = self.add_weight(
@@ -148,7 +151,8 @@ class BatchNormalization(Layer):
             "gamma_initializer": init(self.gamma_initializer),
             "moving_mean_initializer": init(self.moving_mean_initializer),
             "moving_variance_initializer": init(self.moving_variance_initializer),
-            "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-            "gamma_constraint": None, "synchronized": False, "renorm": False,
+            **regularizers.options_config(self, "beta_regularizer", "gamma_regularizer",
+                                          "beta_constraint", "gamma_constraint"),
+            "synchronized": False, "renorm": False,
             "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum,
         }
