@@ -103,6 +103,11 @@ def _carry_mask(out, mask):
     return out
 
 
+def _shapes(out):
+    """Return the shape of an output, or the nested list of them (``[y, [h, c], [h, c]]``)."""
+    return tuple(out.shape) if hasattr(out, "shape") else [_shapes(o) for o in out]
+
+
 def _symbolic_mask(layer, inputs, input_shape):
     """Return the symbolic mask of a layer's output: a bool `KerasTensor` or None."""
     in_mask = getattr(inputs, "_keras_mask", None)
@@ -518,8 +523,7 @@ class Layer:
             if self.__dict__.get("activity_regularizer") is not None:
                 self._activity_losses(out)
         if "_first_output_shape" not in self.__dict__:  # a subclassed model's summary shows it
-            self.__dict__["_first_output_shape"] = (
-                tuple(out.shape) if hasattr(out, "shape") else [tuple(o.shape) for o in out])
+            self.__dict__["_first_output_shape"] = _shapes(out)
         out = jax.tree.map(np.asarray, out) if was_numpy else out
         return _carry_mask(out, self.compute_mask(x, m) if hasattr(out, "shape") else None)
 

@@ -14,11 +14,9 @@ Example:
 
 from __future__ import annotations
 
-import inspect
-
 import jax.numpy as jnp
 
-from unrolled.saving import object_registration
+from unrolled.saving import object_registration, serialization_lib
 
 EPSILON = 1e-7
 
@@ -123,12 +121,7 @@ object_registration.register_all("constraints", _BY_NAME)
 
 def serialize(constraint) -> dict | None:
     """Return Keras's ``{"module", "class_name", "config", "registered_name"}`` (None: None)."""
-    if constraint is None:
-        return None
-    builtin = object_registration.is_registered("constraints", type(constraint).__name__)
-    return {"module": "keras.constraints" if builtin else type(constraint).__module__,
-            "class_name": type(constraint).__name__, "config": constraint.get_config(),
-            "registered_name": None if builtin else type(constraint).__name__}
+    return serialization_lib.serialize_object("constraints", "keras.constraints", constraint)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None):
@@ -143,20 +136,4 @@ def get(identifier, custom_objects: dict | None = None):
         ValueError: for an unknown name (naming the valid ones) or an uninterpretable value.
 
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = object_registration.get_registered_object(
-            "constraints", identifier.get("registered_name") or identifier["class_name"],
-            custom_objects)
-        return cls.from_config(identifier.get("config") or {})
-    if isinstance(identifier, str):
-        identifier = object_registration.get_registered_object("constraints", identifier,
-                                                               custom_objects)
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
-
-
+    return serialization_lib.get_object("constraints", identifier, custom_objects)

@@ -28,8 +28,8 @@ class LayerNormalization(Layer):
         >>> import numpy as np
         >>> from unrolled import layers
         >>> y = layers.LayerNormalization()(np.array([[1.0, 3.0]], "float32"))
-        >>> np.round(y, 3).tolist()
-        [[-0.999, 0.999]]
+        >>> [round(float(v), 4) for v in y[0]]  # (x - mean) / sqrt(var + 1e-3)
+        [-0.9995, 0.9995]
 
     """
 

@@ -16,14 +16,13 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.saving import object_registration
+from unrolled.saving import object_registration, serialization_lib
 
 
 class Regularizer:
@@ -153,12 +152,7 @@ object_registration.register_all("regularizers", _BY_NAME)
 
 def serialize(regularizer) -> dict | None:
     """Return Keras's ``{"module", "class_name", "config", "registered_name"}`` (None: None)."""
-    if regularizer is None:
-        return None
-    builtin = object_registration.is_registered("regularizers", type(regularizer).__name__)
-    return {"module": "keras.regularizers" if builtin else type(regularizer).__module__,
-            "class_name": type(regularizer).__name__, "config": regularizer.get_config(),
-            "registered_name": None if builtin else type(regularizer).__name__}
+    return serialization_lib.serialize_object("regularizers", "keras.regularizers", regularizer)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None):
@@ -173,23 +167,7 @@ def get(identifier, custom_objects: dict | None = None):
         ValueError: for an unknown name (naming the valid ones) or an uninterpretable value.
 
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = object_registration.get_registered_object(
-            "regularizers", identifier.get("registered_name") or identifier["class_name"],
-            custom_objects)
-        return cls.from_config(identifier.get("config") or {})
-    if isinstance(identifier, str):
-        identifier = object_registration.get_registered_object("regularizers", identifier,
-                                                               custom_objects)
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
-
-
+    return serialization_lib.get_object("regularizers", identifier, custom_objects)
 
 
 def set_options(layer, **options) -> None:
