@@ -4,6 +4,10 @@ import os
 
 # Must precede any keras import anywhere in the test session: the oracle is Keras on JAX.
 os.environ["KERAS_BACKEND"] = "jax"
+# The CLI turns JAX's persistent compilation cache on by default; inside the test process it
+# would change JAX's global config for every later test and write to the user's cache folder.
+# Tests of the cache run the CLI in a subprocess with their own folder.
+os.environ["UNROLLED_COMPILE_CACHE"] = "0"
 
 import sys  # noqa: E402
 

@@ -1,11 +1,13 @@
 """The house rules of DESIGN.md, checked by parsing every import (no oracle: structural invariants).
 
-1. A room imports only rooms below it: saving <- ops <- layers <- training <- models <- io,
-   inspect <- the top (cli/, convert.py, sklearn.py, and the public face: unrolled/__init__.py and the Keras-named
-   modules beside it); data/ stands alone. Every import counts: module level, inside functions,
-   under `if TYPE_CHECKING:`. An import upward is allowed only where `LAZY_FACADES` lists it.
+1. A room imports only rooms below it: saving <- ops, distribution <- layers <- training <-
+   models <- io, inspect <- the top (cli/, convert.py, sklearn.py, and the public face:
+   unrolled/__init__.py, the Keras-named modules beside it and preprocessing/); data/ stands
+   alone; leaves (_version, _runtime) import nothing from unrolled. Every import counts: module
+   level, inside functions, under `if TYPE_CHECKING:`. An import upward is allowed only where
+   `LAZY_FACADES` lists it.
 2. No import circle between files, imports inside functions included (same allowlist).
-3. ops/ and data/ keep away from the frameworks they must not need.
+3. ops/, distribution/ and data/ keep away from the frameworks they must not need.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ ALLOWED = {
     "saving": set(),
     "ops": {"saving"},
     "data": set(),
+    "distribution": {"saving"},  # jax.sharding and jax.distributed, beside ops
     "layers": {"ops", "saving"},
-    "training": {"ops", "layers", "saving"},
-    "models": {"ops", "layers", "training", "data", "saving"},
-    "io": {"ops", "layers", "training", "models", "data", "saving"},
-    "inspect": {"ops", "layers", "training", "models", "data", "io", "saving"},
-    "top": {"ops", "layers", "training", "models", "data", "io", "inspect", "saving", "top"},
+    "training": {"distribution", "ops", "layers", "data", "saving"},  # data: streams
+    "models": {"distribution", "ops", "layers", "training", "data", "saving"},
+    "io": {"distribution", "ops", "layers", "training", "models", "data", "saving"},
+    "inspect": {"distribution", "ops", "layers", "training", "models", "data", "io", "saving"},
+    "top": {"distribution", "ops", "layers", "training", "models", "data", "io", "inspect",
+            "saving", "top"},
 }
 # Leaf modules every room may use: they import nothing from unrolled (checked below).
-LEAVES = {"_version"}
+LEAVES = {"_version", "_runtime"}
 EXTERNAL_FORBIDDEN = {"ops": {"keras", "torch", "tensorflow", "h5py"},
                       "data": {"jax", "keras", "torch", "tensorflow"},
+                      "distribution": {"keras", "torch", "tensorflow", "h5py"},
                       "saving": {"jax", "keras", "torch", "tensorflow", "h5py", "numpy"}}
 
 # The few facades where a lower room reaches up on purpose, inside a function, so that users get
@@ -44,6 +49,7 @@ LAZY_FACADES = {
     ("models/model.py", "unrolled.io.keras_format"): "Model.save -> io, as keras.Model.save",
     ("models/model.py", "unrolled.io.weights_h5"): "Model.save_weights/load_weights -> io",
     ("models/saving.py", "unrolled.io.keras_format"): "models.load_model -> io, as Keras's",
+    ("saving/__init__.py", "unrolled.models.saving"): "saving.load_model, as keras.saving's",
     # Model(inputs, outputs) returns a Functional, as keras.Model(inputs, outputs) does; the
     # subclass must import its base, so the base reaches it lazily in __new__.
     ("models/model.py", "unrolled.models.functional"): "Model.__new__ -> Functional",
@@ -102,7 +108,8 @@ def room_of(path: Path) -> str:
     rel = path.relative_to(SRC)
     if len(rel.parts) == 1:
         return "leaf" if rel.stem in LEAVES else "top"
-    return "top" if rel.parts[0] == "cli" else rel.parts[0]
+    # cli/ and preprocessing/ (Keras's name for re-exports of data/) belong to the public face
+    return "top" if rel.parts[0] in ("cli", "preprocessing") else rel.parts[0]
 
 
 def _files():

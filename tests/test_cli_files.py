@@ -59,6 +59,8 @@ def test_predict_writes_labels_and_probabilities(files):
 def test_convert_to_onnx_runs_in_onnxruntime(files):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime comes with the test extra")
     assert main(["convert", str(files / "m.keras"), "--to", "onnx",
+                 "--out", str(files / "m.onnx")]) != 0  # Masking: right padding not stated
+    assert main(["convert", str(files / "m.keras"), "--to", "onnx", "--assume-right-padding",
                  "--out", str(files / "m.onnx")]) == 0
     (_, _), (xt, _) = datasets.load("ItalyPowerDemand")
     got = ort.InferenceSession(str(files / "m.onnx")).run(None, {"x": xt[:50]})[0]
@@ -81,24 +83,47 @@ def test_convert_to_torch_as_a_real_subprocess(files):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["train", "{d}/missing.ts", "--out", "{d}/x.keras"], "does not exist"),
+@pytest.mark.parametrize("argv,message,code", [
+    (["train", "{d}/missing.ts", "--out", "{d}/x.keras"], "does not exist", 2),
     (["train", "{d}/train.ts", "--model", "lstm:x", "--out", "{d}/x.keras"],
-     "cannot read 'lstm:x'"),
+     "cannot read 'lstm:x'", 2),
     (["train", "{d}/train.ts", "--model", "lstm:4,dense", "--out", "{d}/x.keras"],
-     "must end with softmax or sigmoid"),
-    (["train", "{d}/train.ts", "--out", "{d}/x.txt"], "must name a .keras file"),
-    (["evaluate", "{d}/m.keras", "{d}/wide.ts"], "2 feature.*expects 1"),
-    (["predict", "{d}/nope.keras", "{d}/test.ts"], "does not exist"),
-    (["evaluate", "{d}/m.keras", "{d}/notes.md"], "expected a UCR/UEA .ts file or a .csv"),
+     "must end with softmax or sigmoid", 2),
+    (["train", "{d}/train.ts", "--out", "{d}/x.txt"], "must name a .keras file", 2),
+    (["train", "{d}/train.ts", "--out", "{d}/no_dir/x.keras"], "does not exist", 2),
+    (["train", "{d}/train.ts", "--out", "{d}"], "is a directory", 2),
+    (["evaluate", "{d}/m.keras", "{d}/wide.ts"], "2 feature(s) per time step", 1),
+    (["predict", "{d}/nope.keras", "{d}/test.ts"], "does not exist", 2),
+    (["evaluate", "{d}/m.keras", "{d}/notes.md"], "expected .ts, .csv", 2),
+    (["evaluate", "{d}/m.keras", "{d}/broken.ts"], "line 4", 1),
+    (["convert", "{d}/m.keras", "--to", "onnx", "--out", "{d}/m.txt"], "must name a .onnx", 2),
+    (["explain", "{d}/m.keras", "--step"], "pass --data", 2),
 ])
-def test_bad_input_exits_2_with_a_clear_message(argv, message, files, capsys):
+def test_bad_input_exits_with_a_clear_message(argv, message, code, files, capsys):
     (files / "notes.md").write_text("hello\n")
     (files / "wide.ts").write_text(
         "@problemName w\n@dimensions 2\n@classLabel true 1 2\n@data\n1,2:3,4:1\n")
+    (files / "broken.ts").write_text("@problemName w\n@classLabel true 1 2\n@data\n1,x,3:1\n")
     argv = [a.format(d=files) for a in argv]
-    assert main(argv) == 2
-    assert message.split(".*")[0] in capsys.readouterr().err
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "x.ts", "--epochs", "0", "--out", "m.keras"],
+    ["train", "x.ts", "--epochs", "-3", "--out", "m.keras"],
+    ["train", "x.ts", "--batch-size", "0", "--out", "m.keras"],
+    ["train", "x.ts", "--validation-split", "1.5", "--out", "m.keras"],
+    ["demo", "--epochs", "0"],
+    ["predict", "m.keras", "x.csv", "--labels", "--no-labels"],
+])
+def test_bad_options_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
 
 
 def test_help_texts_show_examples(capsys):

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from unrolled import layers, losses, models
+from unrolled import layers, losses, models, optimizers
 
 T, F, UNITS = 5, 3, 4
 
@@ -240,3 +240,27 @@ def test_nan_loss_stops_fit_naming_epoch_and_batch(rng, capsys):
         message = captured.out + captured.err
         assert len(history.epoch) < epochs or len(history.history["loss"]) < epochs, message
     assert_mentions(message, "nan", r"epoch\D{0,20}[01]\b", r"batch\D{0,20}[12]\b")
+
+
+def test_an_overflowing_update_keeps_the_last_finite_weights(rng):
+    """Spec (issue 15 class 2): when an update overflows a weight although the loss is finite,
+    fit stops and the weights are those after the last finite batch, as the message says.
+
+    Construction: SGD with learning rate 1e30 on inputs of 1e10 gives a Dense gradient of ~1e10
+    and an update of ~1e40, past float32's 3.4e38; the loss of that batch is finite.
+    """
+    model = models.Sequential([layers.Input((3,)), layers.Dense(1)])
+    before = [w.copy() for w in model.get_weights()]
+    model.compile(loss="mse", optimizer=optimizers.SGD(learning_rate=1e30))
+    x = np.full((8, 3), 1e10, "float32")
+    y = np.zeros((8, 1), "float32")
+    with pytest.raises(FloatingPointError, match=r"weight after the update.*epoch 1.*batch 1"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = model.get_weights()
+    assert all(np.all(np.isfinite(w)) for w in after)
+    for a, b in zip(after, before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FloatingPointError, match="weight after the update"):
+        model.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)

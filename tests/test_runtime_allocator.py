@@ -1,4 +1,4 @@
-"""The process-level allocator setting (unrolled.training.runtime), checked in fresh processes.
+"""The process-level allocator setting (unrolled._runtime), checked in fresh processes.
 
 No numerical oracle: these are switches. The speed it buys is measured in benchmarks/, not here.
 """
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-PROBE = ("import unrolled; from unrolled.training import runtime; "
+PROBE = ("import unrolled; from unrolled import _runtime as runtime; "
          "print(runtime._state['applied'])")
 
 
@@ -34,7 +34,7 @@ def test_environment_variable_turns_it_off(value):
 
 
 def test_second_call_does_not_reapply(monkeypatch):
-    from unrolled.training import runtime
+    from unrolled import _runtime as runtime
 
     calls = []
     monkeypatch.setattr(runtime, "_glibc", lambda: calls.append(1))

@@ -1,11 +1,17 @@
 """unrolled.sklearn estimators.
 
-Oracles: scikit-learn's own estimator checks (the ones that apply to sequence input), real Keras 3
+Oracles: scikit-learn's full check_estimator (documented expected failures), real Keras 3
 for the padding/masking of variable-length input (a padded batch through the fitted weights), and
 invariants (pickling and cloning preserve predictions, the same seed gives the same model).
 """
 
+import importlib.util
+import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,34 +19,37 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import estimator_checks as ec
 
 from unrolled import datasets
 from unrolled.sklearn import LSTMClassifier, LSTMRegressor
 
 SMALL = {"units": 3, "epochs": 1, "random_state": 0}
-
-# The checks that apply to sequence models. Errors-only checks run for both estimators; checks
-# that fit are split between them (each fit compiles a model: CI time). Left out on purpose:
-# check_classifiers_train / check_regressors_train (they require a tabular accuracy after default
-# training, reading features as time steps) and the dtype/sample-order sweeps (dozens of fits).
-BOTH = [
-    "check_parameters_default_constructible", "check_no_attributes_set_in_init",
-    "check_get_params_invariance", "check_set_params", "check_estimators_unfitted",
-    "check_requires_y_none", "check_supervised_y_no_nan",
-]
-CLASSIFIER = ["check_fit_score_takes_y", "check_estimators_pickle", "check_fit2d_predict1d",
-              "check_n_features_in_after_fitting", "check_estimators_nan_inf",
-              "check_classifiers_one_label", "check_classifiers_regression_target"]
-REGRESSOR = ["check_supervised_y_2d", "check_fit_idempotent"]
+CHECKS = Path(__file__).with_name("sklearn_full_checks.py")
+SKIP_REASONS = ("pandas is not installed", "SCIPY_ARRAY_API is not set")
 
 
-@pytest.mark.parametrize("estimator,check_name", [
-    *[(LSTMClassifier(**SMALL), name) for name in BOTH + CLASSIFIER],
-    *[(LSTMRegressor(**SMALL), name) for name in BOTH + REGRESSOR],
-], ids=lambda v: v if isinstance(v, str) else type(v).__name__)
-def test_scikit_learn_estimator_checks(estimator, check_name):
-    getattr(ec, check_name)(type(estimator).__name__, estimator)
+@pytest.mark.parametrize("name", ["LSTMClassifier", "LSTMRegressor"])
+def test_scikit_learn_check_estimator_in_full(name, tmp_path):
+    """Every check of `check_estimator` passes but the documented expected failures."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, str(CHECKS), name, str(tmp_path / "cache")],
+                          capture_output=True, text=True, timeout=1200, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(results) > 40  # the full list, not a subset
+    failed = [r for r in results if r["status"] == "failed"]
+    assert failed == [], failed
+    skipped = [r for r in results if r["status"] == "skipped"]
+    assert all(any(why in r["reason"] for why in SKIP_REASONS) for r in skipped), skipped
+    expected = {r["check"] for r in results if r["status"] == "xfail"}
+    assert expected <= set(_expected_failures()), expected
+
+
+def _expected_failures():
+    spec = importlib.util.spec_from_file_location("sklearn_full_checks", CHECKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EXPECTED_FAILURES
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,20 @@
-"""Training callbacks with Keras's hooks and behaviour."""
+"""Training callbacks with Keras's names, hooks and behaviour."""
 
 from unrolled.training.callbacks import (
+    BackupAndRestore,
     Callback,
     CSVLogger,
     EarlyStopping,
     History,
     LambdaCallback,
+    LearningRateScheduler,
     ModelCheckpoint,
     ProgbarLogger,
     ReduceLROnPlateau,
+    TensorBoard,
     TerminateOnNaN,
 )
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "LambdaCallback",
-           "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "EarlyStopping", "History",
+           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
+           "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]

@@ -27,7 +27,8 @@ def _torch_convert():
         if getattr(exc, "name", None) and not str(exc.name).startswith("torch"):
             raise
         raise ImportError(
-            "PyTorch conversion needs PyTorch, which is not installed: pip install torch"
+            "PyTorch conversion needs PyTorch, which is not installed: pip install "
+            "'unrolled[torch]' (or pip install torch)"
         ) from exc
     return torch_convert
 
@@ -39,8 +40,8 @@ def _onnx_export():
         if getattr(exc, "name", None) and not str(exc.name).startswith("onnx"):
             raise
         raise ImportError(
-            "ONNX export needs the onnx package, which is not installed: pip install onnx "
-            "(and onnxruntime to run the exported file)"
+            "ONNX export needs the onnx package, which is not installed: pip install "
+            "'unrolled[onnx]' (onnx, and onnxruntime to run the exported file)"
         ) from exc
     return onnx_export
 
@@ -144,7 +145,8 @@ def from_torch_state_dict(layers, state_dict) -> None:
     _torch_convert().load_state_dict(layers, state_dict)
 
 
-def to_onnx(model, path: str | os.PathLike, *, opset: int = 17) -> str:
+def to_onnx(model, path: str | os.PathLike, *, opset: int = 17,
+            assume_right_padding: bool = False) -> str:
     """Write ``model`` as an ONNX file that onnxruntime runs with the same outputs.
 
     Args:
@@ -152,17 +154,24 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = 17) -> str:
             Bidirectional layers, Dense / Activation layers).
         path: the file to write (atomically: a crash never leaves a partial file).
         opset: the ONNX opset (17 by default).
+        assume_right_padding: required for a model with a ``Masking`` layer: confirms that
+            every input the file will see is padded at the end only. The graph turns the mask
+            into ONNX's ``sequence_lens`` (each row's first valid steps), which differs from
+            Keras's masking for left padding or masked steps in the middle, and a graph cannot
+            check its input.
 
     Returns:
         The path written. The graph has one input ``x`` ``(batch, T, F)`` and one output ``y``;
         a ``Masking`` layer's padding is turned into ``sequence_lens`` inside the graph.
 
     Raises:
-        ValueError: for what ONNX cannot express (non-default activations, ...).
+        ValueError: for what ONNX cannot express (non-default activations, ...), and for a
+            ``Masking`` model without ``assume_right_padding=True``.
         ImportError: when the onnx package is not installed.
 
     """
-    return _onnx_export().to_onnx(model, path, opset=opset)
+    return _onnx_export().to_onnx(model, path, opset=opset,
+                                  assume_right_padding=assume_right_padding)
 
 
 __all__ = ["from_torch", "from_torch_state_dict", "to_onnx", "to_torch", "to_torch_state_dict"]

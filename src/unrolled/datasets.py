@@ -9,7 +9,7 @@ Example:
 """
 
 from unrolled.data.csv import read_csv
-from unrolled.data.datasets import available, info, load
+from unrolled.data.datasets import available, info, load, load_split
 from unrolled.data.ts import read_ts
 
-__all__ = ["available", "info", "load", "read_csv", "read_ts"]
+__all__ = ["available", "info", "load", "load_split", "read_csv", "read_ts"]

@@ -150,3 +150,56 @@ def test_binary_garbage(tmp_path):
 def test_bad_arguments(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         read_csv(write(tmp_path, "1,2,a\n"), **kwargs)
+
+
+# ------------------------------------------- issue 15, class 5: nothing read wrongly in silence
+@pytest.mark.parametrize("first", ["0,1,2,class", "1,2,3,class"])
+def test_numbered_header_with_numeric_labels_is_a_header(tmp_path, first):
+    x, y, info = read_csv(write(tmp_path, first + "\n1.5,2,3,0\n4,5,6,1\n"))
+    assert info.columns == tuple(first.split(","))
+    np.testing.assert_array_equal(x[..., 0], [[1.5, 2, 3], [4, 5, 6]])
+    assert y.tolist() == ["0", "1"]
+
+
+def test_numbered_header_with_text_labels_is_a_header_with_a_warning(tmp_path):
+    path = write(tmp_path, "0,1,2,class\n1.5,2,3,a\n4,5,6,b\n")
+    with pytest.warns(UserWarning, match=r"line 1: read \['0', '1', '2', 'class'\] as a header.*"
+                                         "'class' occurs in no other row.*header=False"):
+        x, y, info = read_csv(path)
+    assert info.columns[-1] == "class" and y.tolist() == ["a", "b"] and len(x) == 2
+    x, y, _ = read_csv(path, header=False)  # the way out the warning names
+    assert y.tolist() == ["class", "a", "b"]
+
+
+@pytest.mark.parametrize("text", ["0,1,2,a\n1.5,2,3,a\n4,5,6,b\n",  # its label recurs
+                                  "1,2,3,c\n1.5,2,3,a\n4,5,6,b\n",  # 1..n with text labels
+                                  "0,1,c\n1.5,2,a\n"])  # too short to tell
+def test_a_numbered_first_row_that_may_be_data_is_data(tmp_path, text):
+    x, y, info = read_csv(write(tmp_path, text))
+    assert info.columns is None and len(y) == text.count("\n")
+    first = [float(v) for v in text.split("\n")[0].split(",")[:-1]]
+    np.testing.assert_array_equal(x[0, :, 0], first)
+
+
+def test_a_numbered_first_row_without_labels_warns(tmp_path):
+    with pytest.warns(UserWarning, match=r"line 1: the first row .* may be a header; it is read "
+                                         "as data. Pass header=True"):
+        x, _, info = read_csv(write(tmp_path, "0,1,2\n1.5,2,3\n"), label_column=None)
+    assert info.columns is None and len(x) == 2
+
+
+def test_a_row_longer_than_the_header_is_refused(tmp_path):
+    path = write(tmp_path, "t0,t1,label\n1,2,a\n1,2,3,b\n", "long.csv")
+    with pytest.raises(ValueError, match=r"long\.csv, line 3: expected at most 3 cells \(the "
+                                         r"header's columns\), found 4"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("cell, column", [("1e300", 1), ("-1e39", 1), ("1e400", 1)])
+def test_a_value_beyond_float32_is_refused(tmp_path, cell, column):
+    path = write(tmp_path, f"label,t0,t1\na,1,2\nb,3,{cell}\n", "big.csv")
+    with pytest.raises(ValueError, match=rf"big\.csv, line 3, column index 2: '{cell}' does not "
+                                         r"fit in float32.*would become inf"):
+        read_csv(path, label_column=0)
+    x, _, _ = read_csv(write(tmp_path, "a,1,3.4e38\n"), label_column=0)  # the largest still fit
+    assert np.isfinite(x).all()

@@ -124,7 +124,6 @@ def test_pad_sequences_maxlen_zero_gives_no_steps():
         ([[[1]], [[0]]], 3),
         (2, 4),
         ([0.0, 1.9, 2.2], None),  # floats truncate
-        ([-1, 0, 1], 3),  # negative wraps to the last class
         (np.array([5, 0], dtype=np.uint8), None),
         ([1, 0], 0),  # 0 means infer
         ([], 3),
@@ -136,10 +135,25 @@ def test_to_categorical_matches_keras(y, num_classes):
 
 @pytest.mark.parametrize(
     "y,num_classes,error",
-    [([0, 3], 3, IndexError), ([-4], 3, IndexError), ([], None, ValueError)],
+    [([0, 3], 3, IndexError), ([], None, ValueError)],
 )
 def test_to_categorical_errors_match_keras(y, num_classes, error):
     with pytest.raises(error):
         keras.utils.to_categorical(y, num_classes)
     with pytest.raises(error):
         to_categorical(y, num_classes)
+
+
+@pytest.mark.parametrize("y,num_classes", [([-1, 0, 1], 3), ([-4], 3), ([[0], [-2]], None)])
+def test_to_categorical_refuses_negative_labels(y, num_classes):
+    # Keras wraps -1 to the last class (or fails for -4 of 3) silently or with an IndexError;
+    # a negative label is a marker ("unknown"), so unrolled refuses it and says why.
+    with pytest.raises(ValueError, match=r"negative class label -\d+ in y.*Keras would silently"):
+        to_categorical(y, num_classes)
+    assert to_categorical(np.mod([-1, 0, 1], 3), 3).tolist() == \
+        keras.utils.to_categorical([-1, 0, 1], 3).tolist()  # the wrap the message offers
+
+
+def test_pad_sequences_refuses_negative_maxlen():
+    with pytest.raises(ValueError, match=r"maxlen must be a non-negative integer.*maxlen=-1"):
+        pad_sequences([[1, 2], [3]], maxlen=-1)

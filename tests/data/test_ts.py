@@ -292,3 +292,22 @@ def test_missing_file(tmp_path):
 def test_not_a_path():
     with pytest.raises(TypeError, match="Expected a path or an open file"):
         read_ts(42)
+
+
+# ------------------------------------------- issue 15, class 5: nothing read wrongly in silence
+@pytest.mark.parametrize("value", ["1e300", "-4e38", "1e400"])
+def test_a_value_beyond_float32_is_refused(tmp_path, value):
+    for row in (f"4,{value}:b", f"4,?,{value}:b"):  # the fast and the '?' parsing paths
+        path = tmp_path / "big.ts"
+        path.write_text(f"@classLabel true a b\n@data\n1,2,3:a\n{row}\n")
+        with pytest.raises(ValueError, match=rf"big\.ts, line 4: expected a value within "
+                                             rf"float32's range.*dimension 0.*found '{value}'"):
+            read_ts(path)
+
+
+def test_a_case_longer_than_series_length_is_refused(tmp_path):
+    path = tmp_path / "long.ts"
+    path.write_text("@seriesLength 2\n@classLabel true a b\n@data\n1,2:a\n4,5,6:b\n")
+    with pytest.raises(ValueError, match=r"long\.ts, line 5: expected at most 2 values per "
+                                         r"dimension \('@seriesLength'\), found length 3"):
+        read_ts(path)

@@ -42,12 +42,24 @@ def test_explain_step(files, capsys):
     assert explain_model(model, True, x, 1, 3, 2).strip() == out.strip()
 
 
+def test_explain_plot_draws_the_cell(files, tmp_path, capsys):
+    tmp, model, _ = files
+    out = tmp_path / "cell.svg"
+    assert main(["explain", str(tmp / "m.keras"), "--plot", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "16 one-cell memory blocks" not in printed and "3 one-cell memory blocks" in printed
+    assert f"wrote {out}" in printed
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml") and "(1, 12)" in svg and "(3, 12)" in svg
+
+
 def test_trace_writes_files(files, tmp_path, capsys):
     tmp, model, x = files
     out = tmp_path / "trace"
     assert main(["trace", str(tmp / "m.keras"), str(tmp / "x.npy"), "--sample", "2", "--out",
                  str(out), "--lstmvis"]) == 0
-    for name in ("architecture.png", "gates_sample2.png", "units_sample2.png", "trace.npz",
+    for name in ("architecture.png", "cell.png", "gates_sample2.png", "units_sample2.png",
+                 "trace.npz",
                  "lstmvis/lstm.yml", "lstmvis/states.hdf5"):
         assert (out / name).exists(), name
     saved = np.load(out / "trace.npz")
@@ -55,17 +67,17 @@ def test_trace_writes_files(files, tmp_path, capsys):
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["explain", "missing.keras"], "No model file at 'missing.keras'"),
-    (["explain", "{tmp}/dense.keras"], "no recurrent layer"),
-    (["explain", "{tmp}/m.keras", "--step"], "pass --data"),
+@pytest.mark.parametrize("argv, message, code", [
+    (["explain", "missing.keras"], "No model file at 'missing.keras'", 2),
+    (["explain", "{tmp}/dense.keras"], "no recurrent layer", 1),
+    (["explain", "{tmp}/m.keras", "--step"], "pass --data", 2),
     (["trace", "{tmp}/m.keras", "{tmp}/x.npy", "--sample", "7", "--out", "{tmp}/o"],
-     "--sample=7 is out of range"),
-    (["explain", "{tmp}/m.keras", "--step", "--data", "NoSuchDataset"], "NoSuchDataset"),
+     "--sample=7 is out of range", 1),
+    (["explain", "{tmp}/m.keras", "--step", "--data", "NoSuchDataset"], "NoSuchDataset", 2),
 ])
-def test_bad_input_is_a_clear_error(files, capsys, argv, message):
+def test_bad_input_is_a_clear_error(files, capsys, argv, message, code):
     tmp = files[0]
-    assert main([a.format(tmp=tmp) for a in argv]) == 2
+    assert main([a.format(tmp=tmp) for a in argv]) == code
     assert message in capsys.readouterr().err
 
 

@@ -69,6 +69,29 @@ def test_seed_model_is_said_plainly():
         assert shape in text
     assert "4*16*(1+16+1) = 1,152" in text and "1,186 parameters" in text
     assert "carried over unchanged" in text  # masking
+    assert "at steps t = 0, 1, ..., 23 (numbered from 0" in text  # never 1..24
+    # "memory block" in the historical sense, and the classic question answered
+    assert ("Memory block (Hochreiter & Schmidhuber 1997): a group of memory cells that share "
+            "one input gate and one output gate") in text
+    assert "each unit is one cell with its own gates" in text
+    assert 'LSTM(16) is 16 cells = 16 one-cell memory blocks: "16 blocks with one cell each", ' \
+        'not "one block with 16 cells"' in text
+    assert "not 16 separate blocks" not in text
+    assert "t = 23 when nothing is masked" in text
+
+
+def test_stacked_layers_say_what_they_read():
+    model = models.Sequential([layers.Input(shape=(6, 2)), layers.Masking(0.0),
+                               layers.LSTM(4, return_sequences=True), layers.Dropout(0.2),
+                               layers.LSTM(3), layers.Dense(1)])
+    first, second = model.layers[1], model.layers[3]
+    text = inspect.explain(model)
+    one, two = _section(text, first.name), _section(text, second.name)
+    assert "D = 2 feature(s) per time step" in one
+    assert "It reads the model's input x (through 'masking')" in one
+    assert "D = 4 values per time step" in two
+    assert (f"It reads h_t of layer {first.name!r} (LSTM, 4 cells), its hidden state at every "
+            "step (through 'dropout')") in two
 
 
 def test_gate_weights_slice_the_arrays():

@@ -77,7 +77,11 @@ def test_vanishing_gradient_is_visible():
     norms = flow.cell_norm
     assert np.all(np.diff(norms[:-1]) > 0)  # grows towards the end...
     np.testing.assert_allclose(norms[0] / norms[-2], 0.5 ** 38, rtol=1e-3)
-    assert "|dL/dhidden|" in str(flow)
+    text = str(flow)
+    assert "|dL/dh_t|" in text and "|dL/dc_t|" in text and "|dL/dz_f,t|" in text
+    assert "L = binary_crossentropy" in text and "norm over the batch (B = 2) and the 4 units" \
+        in text
+    assert text.splitlines()[2].split()[0] == "0"  # steps numbered from 0
 
 
 def test_errors():

@@ -131,13 +131,36 @@ def test_mutated_weights_files_are_refused_cleanly(saved, tmp_path):
         model.load_weights(path)
         return model
 
+    outcomes = []
     for name, blob in _mutations(data, seed=1, n=15):
-        if name.startswith("flip"):  # HDF5 has no checksum on data: only structure is checked
-            continue
         path = tmp_path / f"{name}.weights.h5"
         path.write_bytes(blob)
+        if name.startswith("flip"):  # unrolled's checksums catch flips in the weights' bytes
+            outcomes.append(_check_refused_or_intact(path, load, model))
+            continue
         with pytest.raises(ValueError, match=path.name):
             load(path)
+    assert "refused" in outcomes
+
+
+def test_a_flip_in_every_weight_byte_is_refused(saved, tmp_path):
+    model, _, data = saved
+
+    def load(path):
+        model.load_weights(path)
+        return model
+
+    kernels = [w for w in model.get_weights() if np.unique(w).size > 2]  # bytes found once
+    assert len(kernels) >= 3
+    for i, w in enumerate(kernels):
+        pos = data.find(w.tobytes())
+        assert pos >= 0 and data.find(w.tobytes(), pos + 1) < 0
+        for offset in (0, w.nbytes - 1):
+            mutated = bytearray(data)
+            mutated[pos + offset] ^= 0x01
+            path = tmp_path / f"w{i}_{offset}.weights.h5"
+            path.write_bytes(bytes(mutated))
+            assert _check_refused_or_intact(path, load, model) == "refused"
 
 
 def _zip(members: dict) -> bytes:

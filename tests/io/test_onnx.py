@@ -35,7 +35,7 @@ def _run(path, x):
 def test_onnxruntime_matches_keras(stack, masking, keras, tmp_path, rng):
     u_model, k_model = pair(keras, ONNX_STACKS[stack], rng, masking)
     x = padded_batch(rng) if masking else rng.normal(size=(3, T, F)).astype("float32")
-    path = convert.to_onnx(u_model, tmp_path / "m.onnx")
+    path = convert.to_onnx(u_model, tmp_path / "m.onnx", assume_right_padding=masking)
     np.testing.assert_allclose(_run(path, x), eager(k_model, x), atol=ATOL)
 
 
@@ -55,7 +55,7 @@ def test_graph_is_one_time_major_lstm_node_per_layer_with_onnx_gate_layout(tmp_p
                                layers.LSTM(U, return_sequences=True), layers.LSTM(U),
                                layers.Dense(2)])
     _randomize(model, rng)
-    proto, inits = _load(convert.to_onnx(model, tmp_path / "m.onnx"))
+    proto, inits = _load(convert.to_onnx(model, tmp_path / "m.onnx", assume_right_padding=True))
     lstm_nodes = [n for n in proto.graph.node if n.op_type == "LSTM"]
     assert len(lstm_nodes) == 2
     assert all("layout" not in {a.name for a in n.attribute} for n in lstm_nodes)
@@ -77,7 +77,7 @@ def test_bidirectional_gru_is_one_node_in_keras_gate_order(reset_after, tmp_path
     model = models.Sequential([layers.Input(shape=(None, F)), layers.Masking(0.0),
                                layers.Bidirectional(gru)])
     _randomize(model, rng)
-    proto, inits = _load(convert.to_onnx(model, tmp_path / "m.onnx"))
+    proto, inits = _load(convert.to_onnx(model, tmp_path / "m.onnx", assume_right_padding=True))
     (node,) = [n for n in proto.graph.node if n.op_type == "GRU"]
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     assert attrs["direction"] == b"bidirectional" and "layout" not in attrs
@@ -128,8 +128,8 @@ def test_bad_targets_and_models_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("package,function,hint", [
-    ("torch", "to_torch", "pip install torch"),
-    ("onnx", "to_onnx", "pip install onnx"),
+    ("torch", "to_torch", r"pip install 'unrolled\[torch\]'"),
+    ("onnx", "to_onnx", r"pip install 'unrolled\[onnx\]'"),
 ])
 def test_missing_optional_packages_say_what_to_install(package, function, hint, monkeypatch,
                                                         tmp_path):

@@ -106,6 +106,7 @@ NORM_CASES = {
     "rms": {"rms_scaling": True},
     "two_axes": {"axis": [1, 2]},
     "time_axis": {"axis": 1},
+    "negative_axes": {"axis": [-2, -1], "center": False},
 }
 
 

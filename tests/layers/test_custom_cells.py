@@ -54,9 +54,11 @@ def test_variable_arithmetic_reads_the_current_value():
     np.testing.assert_array_equal(np.asarray(ops.add(var, var)), [[2.0, 4.0], [6.0, 8.0]])
 
 
-def test_add_weight_rejects_regularizers_and_missing_shape():
+def test_add_weight_rejects_unknown_regularizers_and_missing_shape():
     layer = unrolled.layers.Layer()
     with pytest.raises(ValueError, match="needs a shape"):
         layer.add_weight(initializer="zeros")
-    with pytest.raises(ValueError, match="regularizers"):
-        layer.add_weight(shape=(2,), regularizer="l2")
+    with pytest.raises(ValueError, match="Unknown regularizer 'l3'"):
+        layer.add_weight(shape=(2,), regularizer="l3")
+    with pytest.raises(ValueError, match="Unknown constraint"):
+        layer.add_weight(shape=(2,), constraint="max_nrom")

@@ -8,10 +8,11 @@ import numpy as np
 
 EXPLANATION = """\
 What is LSTM({u})?
-  One recurrent layer of {u} memory cells -- not {u} separate blocks. Each cell j has its own
-  input gate i, forget gate f, output gate o and candidate c~, and its own slot h[j], c[j] in the
-  hidden and cell state vectors (both of size {u}). All {u} cells live in three arrays whose column
-  blocks are the gates [i | f | c~ | o]:
+  One recurrent layer of {u} memory cells, each a one-cell "memory block" (Hochreiter &
+  Schmidhuber 1997: a block is a group of cells sharing gates): {u} blocks with one cell each,
+  not one block with {u} cells. Each cell j has its own input gate i, forget gate f, output gate
+  o and candidate c~, and its own slot h[j], c[j] in the hidden and cell state vectors (both of
+  size {u}). All {u} cells live in three arrays whose column groups are the gates [i | f | c~ | o]:
     kernel            {kernel}   input features -> 4 x {u} gate pre-activations
     recurrent_kernel  {rk}  previous h     -> 4 x {u} gate pre-activations
     bias              {bias}     one bias per gate per cell (forget block starts at 1.0)
@@ -31,23 +32,30 @@ def add_parser(sub) -> None:
             "summary, the test accuracy and what LSTM(16) means, with its weight shapes."
         ),
     )
-    p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
-    p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
+    from unrolled.cli.checks import positive_int
+
+    p.add_argument("--epochs", type=positive_int, default=60, help="training epochs (default 60)")
+    p.add_argument("--batch-size", type=positive_int, default=16,
+                   help="batch size (default 16)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plots", metavar="DIR", default=None,
                    help="after training, write the architecture, gate heatmaps and gradient "
                         "flow pictures (PNG) to DIR (needs matplotlib)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                   help="0 silent, 1 progress bar, 2 one line per epoch")
+                   help="0 silent, 1 progress bar, 2 one line per epoch (as Keras)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Train and report; returns the exit code."""
     from unrolled import datasets, utils
+    from unrolled.cli.checks import package, writable_dir
     from unrolled.layers import LSTM, Activation, Dense, Masking
     from unrolled.models import Sequential
 
+    if getattr(args, "plots", None):  # checked before training, not after it
+        writable_dir(args.plots, "--plots")
+        package("matplotlib", "--plots")
     start = time.perf_counter()
     utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = datasets.load("ItalyPowerDemand", one_hot=True)
@@ -65,8 +73,11 @@ def run(args) -> int:
     model.compile(loss="binary_crossentropy", optimizer="adam",
                   metrics=["categorical_accuracy"])
     model.summary()
+    from unrolled.cli.progress import keras_epoch_lines
+
     model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-              verbose=args.verbose)
+              verbose=1 if args.verbose == 1 else 0,
+              callbacks=[keras_epoch_lines()] if args.verbose == 2 else [])
     loss, acc = model.evaluate(x_test, y_test, verbose=0)
     pred = np.argmax(model.predict(x_test, verbose=0), axis=1)
     print(f"\nTest accuracy: {acc:.4f} ({int((pred == y_test.argmax(1)).sum())}/{len(x_test)} "

@@ -13,6 +13,8 @@ import os
 import zlib
 from typing import IO, Union
 
+import numpy as np
+
 PathOrFile = Union[str, "os.PathLike[str]", IO[str], IO[bytes]]
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -88,3 +90,19 @@ def read_text(path_or_file: PathOrFile, kind: str) -> str:
     if not text.strip():
         raise ValueError(f"{name}: the file is empty; expected a {kind} file.")
     return text
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def float32_overflow(values: np.ndarray, cells) -> int | None:
+    """Return the index of the first value too large for float32, or `None`.
+
+    A value written as a number whose magnitude exceeds float32's largest (``1e300``, or
+    ``1e400``, which Python already reads as inf) would silently become inf in `x`; a cell that
+    spells ``inf`` itself is left to the caller's rules.
+    """
+    for k in np.flatnonzero(np.abs(values) > FLOAT32_MAX):  # NaN compares False
+        if "inf" not in str(cells[k]).lower():
+            return int(k)
+    return None

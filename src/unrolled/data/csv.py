@@ -10,11 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from unrolled.data._text import PathOrFile, read_text, source_name
+from unrolled.data._text import (
+    FLOAT32_MAX,
+    PathOrFile,
+    float32_overflow,
+    read_text,
+    source_name,
+)
 
 _KIND = "CSV"
 
@@ -69,11 +76,50 @@ def _label_index(
     return None if label_column is None else int(label_column)
 
 
+def _numbered_header(
+    name: str, rows: list[tuple[int, list[str]]], label_at: int | None, label_column: int | None
+) -> bool:
+    """Whether an all-numeric first row is a header that numbers the columns (`0,1,2,class`).
+
+    With a label column whose first cell is not a number: when every other row's label is a
+    number, non-label cells numbering the columns (0..n-1 or 1..n) make a header. With text
+    labels elsewhere, cells 0..n-1 (n >= 3) and a label no other row has make a header, with a
+    warning naming the way to read it as data. Without labels such a row cannot be told from a
+    sample: it stays data, with a warning.
+    """
+    lineno, first = rows[0]
+    cells = [c.strip() for k, c in enumerate(first) if k != label_at]
+    from_zero = cells == [str(i) for i in range(len(cells))] and len(cells) >= 3
+    if label_column is None or label_at is None:
+        if from_zero:
+            warnings.warn(
+                f"{name}, line {lineno}: the first row {first!r} numbers the columns and may be "
+                "a header; it is read as data. Pass header=True to skip it.", UserWarning,
+                stacklevel=3)
+        return False
+    label = first[label_at].strip()
+    if _to_float(label) is not None:
+        return False
+    column = int(label_column)
+    others = {row[column].strip() for _, row in rows[1:] if -len(row) <= column < len(row)}
+    if others and all(_to_float(other) is not None for other in others):
+        return cells in ([str(i) for i in range(len(cells))],
+                         [str(i + 1) for i in range(len(cells))])
+    if not from_zero or label in others:
+        return False
+    warnings.warn(
+        f"{name}, line {lineno}: read {first!r} as a header (it numbers the columns 0..n-1 and "
+        f"its label {label!r} occurs in no other row). Pass header=False to read it as data.",
+        UserWarning, stacklevel=3)
+    return True
+
+
 def read_csv(
     path: PathOrFile,
     label_column: int | str | None = -1,
     header: bool | str | None = "infer",
     delimiter: str = ",",
+    pad_value: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, CSVInfo]:
     r"""Read univariate sequences stored one per row, each with a label cell.
 
@@ -84,6 +130,9 @@ def read_csv(
         header: `"infer"` (the first row is a header when one of its non-label cells is not a
             number), `True`, or `False`/`None`.
         delimiter: the one-character cell separator.
+        pad_value: the value after each shorter sequence's end (default 0.0). Pass the mask
+            value of the model that will read `x`, so that padding never collides with real
+            values.
 
     Returns:
         A tuple `(x, y, info)`: `x` float32 `(N, T, 1)` zero-padded at the end, `y` a string array
@@ -137,6 +186,8 @@ def read_csv(
             is_header = isinstance(label_column, str) or any(
                 _to_float(cell) is None for k, cell in enumerate(first) if k != label_at
             )
+            if not is_header:
+                is_header = _numbered_header(name, rows, label_at, label_column)
         if is_header:
             columns = tuple(cell.strip() for cell in first)
             rows = rows[1:]
@@ -148,6 +199,12 @@ def read_csv(
     labels: list[str] = []
     for lineno, row in rows:
         cells = list(row)
+        if columns is not None and len(cells) > len(columns):
+            raise ValueError(
+                f"{name}, line {lineno}: expected at most {len(columns)} cells (the header's "
+                f"columns), found {len(cells)}; a cell too many shifts the label column. Check "
+                "the delimiter and for stray separators on this row."
+            )
         if index is not None:
             if not -len(cells) <= index < len(cells):
                 raise ValueError(
@@ -171,11 +228,19 @@ def read_csv(
                     f"(empty, NaN or '?' for missing), found {cell.strip()!r}."
                 )
             values[k] = value
+        big = float32_overflow(values, cells)
+        if big is not None:
+            column = big + (1 if index is not None and index % len(row) <= big else 0)
+            raise ValueError(
+                f"{name}, line {lineno}, column index {column}: {cells[big].strip()!r} does not "
+                f"fit in float32 (largest {FLOAT32_MAX:.4g}) and would become inf. Rescale the "
+                "data before reading it."
+            )
         valid = np.flatnonzero(~np.isnan(values))
         sequences.append(values[: valid[-1] + 1 if valid.size else 0])
 
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    x = np.zeros((len(sequences), int(lengths.max()), 1), dtype=np.float32)
+    x = np.full((len(sequences), int(lengths.max()), 1), pad_value, dtype=np.float32)
     for i, seq in enumerate(sequences):
         x[i, : len(seq), 0] = seq
     info = CSVInfo(

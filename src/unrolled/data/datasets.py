@@ -124,6 +124,38 @@ def _splits(spec: _Spec) -> tuple[tuple[np.ndarray, np.ndarray, TSInfo], ...]:
     return _read(f"{spec.name}_TRAIN.ts.gz"), _read(f"{spec.name}_TEST.ts.gz")
 
 
+def load_split(
+    name: str, split: str = "train", pad_value: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, TSInfo]:
+    """Return one split of a bundled dataset as `read_ts` reads it: raw labels, own length.
+
+    Args:
+        name: a name from `available()` (as in `load`).
+        split: `"train"` or `"test"`.
+        pad_value: the value after each shorter sequence's end (default 0.0).
+
+    Returns:
+        `(x, y, info)`: `x` float32 `(N, T, F)` padded to this split's longest sequence, `y` the
+        class labels as strings, `info` the `TSInfo` (lengths, class labels).
+
+    Raises:
+        ValueError: unknown `name` or `split`.
+
+    Example:
+    >>> x, y, info = load_split("JapaneseVowels", "test", pad_value=-1.0)
+    >>> x.shape, float(x[0, info.lengths[0], 0])
+    ((370, 29, 12), -1.0)
+
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', found {split!r}.")
+    x, y, info = _splits(_spec(name))[split == "test"]
+    x = x.copy()  # the cache stays intact
+    for i, length in enumerate(info.lengths):
+        x[i, length:] = pad_value
+    return x, y.copy(), info
+
+
 def available() -> list[str]:
     """List the bundled datasets.
 

@@ -56,6 +56,10 @@ def pad_sequences(
         raise ValueError(
             f'Truncating type "{truncating}" not understood; expected "pre" or "post".'
         )
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer))
+                               or maxlen < 0):
+        raise ValueError(f"pad_sequences: maxlen must be a non-negative integer (the output "
+                         f"length) or None for the longest sequence; received maxlen={maxlen!r}.")
     lengths = []
     element_shape: tuple[int, ...] | None = None
     for seq in sequences:
@@ -107,8 +111,9 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     """Convert class indices to one-hot rows, exactly like `keras.utils.to_categorical`.
 
     A trailing axis of size 1 is dropped before the class axis is added. As in Keras, the result
-    is float64, indices are cast to int64 (floats truncate), and a negative index `-k` counts
-    from the last class.
+    is float64 and indices are cast to int64 (floats truncate). Unlike Keras, which silently
+    wraps a negative index `-k` to the `k`-th class from the end, a negative label is refused: it
+    is almost always a marker (-1 for "unknown") rather than a class.
 
     Args:
         y: array-like of integer class indices, any shape.
@@ -118,8 +123,8 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
         float64 array of shape `y.shape + (C,)` (without `y`'s trailing axis of size 1).
 
     Raises:
-        ValueError: `y` is empty and `num_classes` is not given.
-        IndexError: an index is outside `[-C, C)`.
+        ValueError: `y` is empty and `num_classes` is not given, or `y` holds a negative label.
+        IndexError: an index is `C` or more.
 
     Example:
     >>> to_categorical([0, 2, 1]).tolist()
@@ -131,6 +136,13 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     if len(shape) > 1 and shape[-1] == 1:
         shape = shape[:-1]
     flat = y.reshape(-1)
+    if flat.size and flat.min() < 0:
+        raise ValueError(
+            f"to_categorical: negative class label {int(flat.min())} in y; labels must be class "
+            "indices 0..num_classes-1. (Keras would silently count it from the last class; "
+            "unrolled refuses.) Drop or relabel those samples, or pass y % num_classes for "
+            "Keras's wrapping."
+        )
     if not num_classes:
         if flat.size == 0:
             raise ValueError("`y` is empty: pass `num_classes` to infer the class count.")

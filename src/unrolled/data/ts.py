@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from unrolled.data._text import PathOrFile, read_text, source_name
+from unrolled.data._text import (
+    FLOAT32_MAX,
+    PathOrFile,
+    float32_overflow,
+    read_text,
+    source_name,
+)
 
 _KIND = "UCR/UEA .ts"
 _BOOL_TAGS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")
@@ -144,9 +150,10 @@ def _parse_values(name: str, lineno: int, chunk: str, dim: int) -> np.ndarray:
         return np.empty(0, np.float64)
     tokens = chunk.split(",")
     try:
-        return np.array(tokens, dtype=np.float64)
-    except ValueError:
-        pass
+        return _in_float32(name, lineno, np.array(tokens, dtype=np.float64), tokens, dim)
+    except ValueError as e:
+        if "float32" in str(e):
+            raise
     values = np.empty(len(tokens), np.float64)
     for j, token in enumerate(tokens):
         token = token.strip()
@@ -162,6 +169,21 @@ def _parse_values(name: str, lineno: int, chunk: str, dim: int) -> np.ndarray:
                 f"a number or '?' at dimension {dim}, value {j}",
                 _shorten(token) if token else "an empty value",
             ) from None
+    return _in_float32(name, lineno, values, tokens, dim)
+
+
+def _in_float32(name: str, lineno: int, values: np.ndarray, tokens, dim: int) -> np.ndarray:
+    """Refuse a value too large for float32: it would silently become inf in `x`."""
+    big = float32_overflow(values, tokens)
+    if big is not None:
+        raise _error(
+            name,
+            lineno,
+            f"a value within float32's range (|v| <= {FLOAT32_MAX:.4g}) at dimension {dim}, "
+            f"value {big}",
+            _shorten(tokens[big].strip()),
+            "It would become inf; rescale the data before reading it.",
+        )
     return values
 
 
@@ -181,7 +203,9 @@ def _match_label(label: str, labels: tuple[str, ...]) -> str | None:
     return None
 
 
-def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TSInfo]:
+def read_ts(
+    path_or_file: PathOrFile, pad_value: float = 0.0
+) -> tuple[np.ndarray, np.ndarray | None, TSInfo]:
     r"""Read a UCR/UEA `.ts` time series file (plain or gzip-compressed).
 
     Handles univariate and multivariate files, equal and unequal lengths, missing values (`?`
@@ -191,6 +215,8 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
     Args:
         path_or_file: a path (`str` or `os.PathLike`) or an open file object (text or binary).
             Gzip-compressed content (e.g. a `.ts.gz` file) is detected by its magic bytes.
+        pad_value: the value after each shorter case's end (default 0.0). Pass the mask value
+            of the model that will read `x`, so that padding never collides with real values.
 
     Returns:
         A tuple `(x, y, info)`: `x` float32 `(N, T, F)` (batch, time, features) zero-padded at the
@@ -319,6 +345,13 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
             raise _error(
                 name, lineno, f"length {length_header} ('@seriesLength')", f"length {sizes[0]}"
             )
+        if length_header is not None and sizes[0] > length_header:
+            raise _error(
+                name,
+                lineno,
+                f"at most {length_header} values per dimension ('@seriesLength')",
+                f"length {sizes[0]}",
+            )
         first_lineno = first_lineno or lineno
         cases.append(np.stack(series, axis=1))  # (T_i, F)
     if not cases:
@@ -327,7 +360,7 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
         )
 
     lengths = np.array([len(c) for c in cases], dtype=np.int64)
-    x = np.zeros((len(cases), int(lengths.max()), dims), dtype=np.float32)
+    x = np.full((len(cases), int(lengths.max()), dims), pad_value, dtype=np.float32)
     for i, case in enumerate(cases):
         x[i, : len(case)] = case
     if not labelled:
@@ -344,7 +377,7 @@ def read_ts(path_or_file: PathOrFile) -> tuple[np.ndarray, np.ndarray | None, TS
         dimensions=dims,
         equal_length=bool(np.all(lengths == lengths[0])),
         series_length=length_header,
-        missing=bool(np.isnan(x).any()),
+        missing=any(bool(np.isnan(c).any()) for c in cases),
         target_label=is_regression,
         source=name,
     )

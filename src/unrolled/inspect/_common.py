@@ -112,3 +112,56 @@ def check_index(name: str, value: int, size: int, what: str) -> int:
         raise IndexError(f"{name}={value} is out of range: {what} has {size} (valid "
                          f"{name} 0..{size - 1}).")
     return int(value) % size
+
+
+# Layers that hand their input on unchanged at inference (Masking only marks padding).
+_PASS_THROUGH = {"Masking", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
+                 "GaussianDropout", "AlphaDropout"}
+
+
+def _parent(model, layer):
+    """Return the layer whose output ``layer`` reads (``None``: the model's input)."""
+    nodes = [n for n in layer.__dict__.get("_inbound_nodes", [])
+             if id(n) in {id(m) for m in getattr(model, "_nodes", ())}]
+    if nodes:  # a functional model: the first tensor argument of the layer's first call
+        tensors = nodes[0].input_tensors
+        parent = getattr(tensors[0], "_node", None) if tensors else None
+        lay = getattr(parent, "layer", None)
+        return None if lay is None or type(lay).__name__ == "InputLayer" else lay
+    layers = [lay for lay in model_layers(model) if type(lay).__name__ != "InputLayer"]
+    index = next((i for i, lay in enumerate(layers) if lay is layer), 0)
+    return layers[index - 1] if index > 0 else None
+
+
+def input_source(model, layer):
+    """Return ``(source, via)``: where ``layer``'s input comes from.
+
+    ``source`` is the layer whose output ``layer`` reads (``None``: the model's own input ``x``),
+    ``via`` the pass-through layers (Masking, Dropout) in between, in model order.
+    """
+    via, source = [], _parent(model, layer)
+    while source is not None and type(source).__name__ in _PASS_THROUGH:
+        via.append(source)
+        source = _parent(model, source)
+    return source, via[::-1]
+
+
+def describe_input(model, layer) -> str:
+    """Say what ``layer`` reads at each step.
+
+    The model's input, or (layer 2 of a stack) the hidden state ``h_t`` of the layer before it.
+    """
+    if model is layer:
+        return "the input x"
+    source, via = input_source(model, layer)
+    through = f" (through {', '.join(repr(v.name) for v in via)})" if via else ""
+    if source is None:
+        return f"the model's input x{through}"
+    kind = kind_of(source)
+    if kind is None:
+        return f"the output of layer {source.name!r} ({type(source).__name__}){through}"
+    cells = (f"{source.cell.units} cells" if kind in GATES else
+             f"{source.forward_layer.cell.units} cells per direction, merged "
+             f"{source.merge_mode!r}")
+    return (f"h_t of layer {source.name!r} ({type(source).__name__}, {cells}), its hidden state "
+            f"at every step{through}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unrolled.inspect._common import GATES, STATES, kind_of, model_layers
+from unrolled.inspect._common import GATES, STATES, describe_input, kind_of, model_layers
 
 _EQUATIONS = {
     "LSTM": ["i_t = {ra}(x_t W_i + h_(t-1) U_i + b_i)      input gate: how much new to write",
@@ -53,7 +53,21 @@ def _mask_source(layers, index) -> str | None:
     return None
 
 
-def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str]:
+# "Memory block" in its historical sense, for the classic question about LSTM(u).
+_BLOCK = ("  Memory block (Hochreiter & Schmidhuber 1997): a group of memory cells that share one "
+          "input gate and one output gate (and, since Gers et al. 2000, one forget gate).",
+          "  Keras shares no gates between cells: each unit is one cell with its own gates, i.e. "
+          "a memory block of one cell.",
+          "  So {kind}({u}) is {u} cells = {u} one-cell memory blocks: \"{u} blocks with one cell "
+          "each\", not \"one block with {u} cells\".")
+
+
+def _block_lines(kind: str, u: int) -> list[str]:
+    return [line.format(kind=kind, u=u) for line in _BLOCK] if kind == "LSTM" else []
+
+
+def _recurrent_section(layer, d, t, mask_src, out_shape, title=None,
+                       source="the model's input x") -> list[str]:
     kind = kind_of(layer)
     cell = layer.cell
     u = cell.units
@@ -63,12 +77,14 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
     shapes = {w.name: tuple(w.shape) for w in cell.weights}
     steps = f"{t}" if t is not None else "T (any length)"
     lines = [title or f"{layer.name} ({kind}):",
-             f"  {kind}({u}) is ONE layer of {u} memory cells, not {u} separate blocks: "
-             f"units = memory cells = the size of {state} ({u} numbers each).",
+             f"  {kind}({u}) is ONE layer of {u} memory cells: units = memory cells = the size "
+             f"of {state} ({u} numbers each).",
              f"  Each of the {u} cells has its own {gates}, and its own slot in {state}; all "
              "cells are computed together, as vectors.",
-             f"  Input: D = {d} feature(s) per time step; T = {steps} time steps.",
-             f"  Weights, one set shared by every time step (gate blocks "
+             *_block_lines(kind, u),
+             f"  Input: D = {d} {'feature(s)' if 'input x' in source else 'values'} "
+             f"per time step; T = {steps} time steps. It reads {source}.",
+             f"  Weights, one set shared by every time step (column groups "
              f"[{' | '.join(s for _, s, _ in GATES[kind])}], {g} x {u} = {g * u} columns):"]
     meaning = {"kernel": "input features -> gate pre-activations",
                "recurrent_kernel": "previous h -> gate pre-activations",
@@ -90,8 +106,11 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
     lines.append("  One time step, for all cells at once:")
     lines += ["    " + e.format(ra=_name(cell.recurrent_activation) if hasattr(
         cell, "recurrent_activation") else "", a=_name(cell.activation)) for e in _EQUATIONS[kind]]
+    last = f"{t - 1}" if t is not None else "T-1"
     lines.append(f"  Unrolled over time: the same cell, with the same weights, runs {steps} times, "
-                 f"step t reading x_t and the {state} left by step t-1 (zeros before the first).")
+                 f"at steps t = 0, 1, ..., {last} (numbered from 0, as the time axis of every "
+                 f"array); step t reads x_t and the {state} left by step t-1 (zeros before step "
+                 "0).")
     if layer.go_backwards:
         lines.append("  go_backwards=True: it reads the sequence from the last step to the first.")
     if mask_src:
@@ -104,8 +123,9 @@ def _recurrent_section(layer, d, t, mask_src, out_shape, title=None) -> list[str
     if layer.return_sequences:
         lines.append(f"  Output {out_shape}: h after every step (return_sequences=True).")
     else:
-        lines.append(f"  Output {out_shape}: h after the last (unmasked) step, one vector of "
-                     f"{u} numbers per sequence.")
+        lines.append(f"  Output {out_shape}: h after the last (unmasked) step, t = {last} when "
+                     f"nothing is masked, one vector of {u} numbers per sequence "
+                     "(return_sequences=False: the h of earlier steps are not passed on).")
     return lines
 
 
@@ -113,9 +133,10 @@ def explain(model) -> str:
     """Describe every layer of ``model``, and each recurrent layer in depth, with its numbers.
 
     For each recurrent layer: units = memory cells = size of ``h`` and ``c``; each cell's own
-    gates; the weight shapes; the parameter count with its formula; which kernel columns belong
-    to which gate and cell; the step equations; the unrolling over T steps with shared weights;
-    what masking does.
+    gates (an LSTM unit is a one-cell "memory block" in Hochreiter & Schmidhuber's sense); the
+    weight shapes; the parameter count with its formula; which kernel columns belong to which
+    gate and cell; the step equations; the unrolling over T steps (t = 0 .. T-1) with shared
+    weights; what masking does.
 
     Args:
         model: a built `Sequential` model (or a built recurrent layer).
@@ -154,14 +175,16 @@ def explain(model) -> str:
         lines.append("")
         if kind in GATES:
             lines += _recurrent_section(layer, d, t, _mask_source(layers, i), out,
-                                        f"Layer {i + 1}: {layer.name} ({kind})")
+                                        f"Layer {i + 1}: {layer.name} ({kind})",
+                                        describe_input(model, layer))
         elif kind == "Bidirectional":
             lines.append(f"Layer {i + 1}: {layer.name} (Bidirectional, merge_mode="
                          f"{layer.merge_mode!r}): two independent layers, one reading forwards "
                          f"and one backwards, {layer.count_params():,} parameters; output {out}.")
             for sub in (layer.forward_layer, layer.backward_layer):
                 lines += _recurrent_section(sub, d, t, _mask_source(layers, i), "(one direction)",
-                                            f"  direction {sub.name} ({kind_of(sub)}):")
+                                            f"  direction {sub.name} ({kind_of(sub)}):",
+                                            describe_input(model, layer))
         else:
             lines.append(f"Layer {i + 1}: {layer.name} ({type(layer).__name__}): output {out}, "
                          f"{layer.count_params():,} parameters"

@@ -33,6 +33,8 @@ class GradientFlow:
         states: ``{"hidden": dLoss/dh_t, "cell": dLoss/dc_t}``, each ``(B, T, u)``.
         gates: ``dLoss/dz_t`` for each gate's pre-activation, ``(B, T, u)``.
         mask: ``(B, T)``; time axes are in processing order (reversed for ``go_backwards``).
+        loss_name: the loss function's name (``L`` in the labels: its mean over the batch, as
+            Keras reduces it).
 
     """
 
@@ -42,6 +44,7 @@ class GradientFlow:
     gates: dict[str, np.ndarray]
     mask: np.ndarray
     go_backwards: bool = False
+    loss_name: str = "loss"
 
     def norm(self, name: str) -> np.ndarray:
         """Per-step Euclidean norm over the batch and units ``(T,)`` of a state or gate."""
@@ -61,14 +64,27 @@ class GradientFlow:
         """``||dLoss/dc_t||`` per time step ``(T,)`` (LSTM only)."""
         return self.norm("cell")
 
+    def symbol(self, name: str) -> str:
+        """Return the quantity a gradient is taken of: ``h_t``, ``c_t`` or ``z_f,t``."""
+        if name in self.states:
+            return {"hidden": "h_t", "cell": "c_t"}.get(name, f"{name}_t")
+        for gates in GATES.values():
+            for gate, sym, _ in gates:
+                if gate == name:
+                    return f"z_{sym},t"
+        return name
+
     def __str__(self) -> str:
         names = [*self.states, *self.gates]
         cols = {n: self.norm(n) for n in names}
-        head = "step " + "".join(f"{'|dL/d' + n + '|':>22}" for n in names)
+        head = "step " + "".join(f"{'|dL/d' + self.symbol(n) + '|':>22}" for n in names)
         rows = [f"{t:>4} " + "".join(f"{cols[n][t]:>22.3e}" for n in names)
                 for t in range(len(cols[names[0]]))]
-        return (f"Gradient flow through {self.layer_name!r} (loss {self.loss:.6g}); norms over "
-                "batch and units, per time step:\n" + "\n".join([head, *rows]))
+        b, _, u = next(iter(self.states.values())).shape
+        return (f"Gradient flow through {self.layer_name!r}: L = {self.loss_name} = "
+                f"{self.loss:.6g} (mean over the batch); |dL/dq| at step t is the Euclidean norm "
+                f"over the batch (B = {b}) and the {u} units, steps numbered from 0 "
+                "(z = a gate's pre-activation):\n" + "\n".join([head, *rows]))
 
 
 def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
@@ -147,6 +163,7 @@ def gradient_flow(model, x, y, layer=None, loss=None) -> GradientFlow:
         states={n: processing(g) for n, g in zip(STATES[kind], grads["states"], strict=True)},
         gates={g[0]: a for g, a in zip(GATES[kind], gate_grads, strict=True)},
         mask=processing(keep), go_backwards=bool(lay.go_backwards),
+        loss_name=getattr(loss_obj, "name", None) or type(loss_obj).__name__,
     )
 
 

@@ -20,6 +20,7 @@ from unrolled.inspect._common import (
     GATES,
     STATES,
     check_inputs,
+    describe_input,
     kind_of,
     resolve_layer,
 )
@@ -52,6 +53,11 @@ class Trace:
             step ``T - 1 - k`` (see `time_index`), as Keras orders a backward layer's outputs.
         extra: ``extra["computed"]``: the states the cell's step computed at each step before
             masking (``hidden``, ``cell``), from the same step function as the gates.
+        return_sequences: whether the layer outputs ``h`` at every step; if ``False`` only the
+            last ``h`` leaves the layer (the others feed only the next step).
+        source: what the layer reads at each step, in words ("the model's input x", or
+            "h_t of layer 'lstm' ..." for the second layer of a stack).
+        prediction: the model's own output on the traced batch (a list for several outputs).
 
     """
 
@@ -69,6 +75,9 @@ class Trace:
     output: np.ndarray
     go_backwards: bool = False
     extra: dict = field(default_factory=dict)
+    return_sequences: bool = True
+    source: str = "the model's input x"
+    prediction: np.ndarray | list | None = None
 
     def __getattr__(self, name):
         for key in ("gates", "states"):
@@ -148,7 +157,7 @@ def _input_bias(cell):
     return bias[0] if bias.ndim == 2 else bias  # (G*u,)
 
 
-def _to_trace(layer, record) -> Trace:
+def _to_trace(layer, record, source="the model's input x", prediction=None) -> Trace:
     kind = kind_of(layer)
     cell = layer.cell
     names = [g[0] for g in GATES[kind]]
@@ -174,6 +183,7 @@ def _to_trace(layer, record) -> Trace:
         go_backwards=bool(layer.go_backwards),
         extra={"computed": {n: np.asarray(s) for n, s in zip(STATES[kind], computed,
                                                               strict=True)}},
+        return_sequences=bool(layer.return_sequences), source=source, prediction=prediction,
     )
 
 
@@ -207,14 +217,20 @@ def trace(model, x, layer=None) -> Trace | BidirectionalTrace:
     """
     _, lay = resolve_layer(model, layer)
     arr = check_inputs(model, x)
+    source = describe_input(model, lay)
     if kind_of(lay) != "Bidirectional":
-        _, _, cap = run_captured(model, arr, [lay])
-        return _to_trace(lay, cap[lay])
+        y, _, cap = run_captured(model, arr, [lay])
+        return _to_trace(lay, cap[lay], source, _numpy(y))
     fwd, bwd = lay.forward_layer, lay.backward_layer
-    _, _, cap = run_captured(model, arr, [fwd, bwd])
+    y, _, cap = run_captured(model, arr, [fwd, bwd])
     of, ob = cap[fwd]["output"], cap[bwd]["output"]
     if lay.return_sequences:
         ob = jnp.flip(ob, 1)  # (B, T, u), back in input order (as Bidirectional.call)
     merged = lay._merge(of, ob)  # the layer's own merge
     out = [np.asarray(m) for m in merged] if isinstance(merged, list) else np.asarray(merged)
-    return BidirectionalTrace(lay.name, _to_trace(fwd, cap[fwd]), _to_trace(bwd, cap[bwd]), out)
+    return BidirectionalTrace(lay.name, _to_trace(fwd, cap[fwd], source, _numpy(y)),
+                              _to_trace(bwd, cap[bwd], source, _numpy(y)), out)
+
+
+def _numpy(y):
+    return [np.asarray(v) for v in y] if isinstance(y, (list, tuple)) else np.asarray(y)

@@ -6,6 +6,11 @@ target's own directory (so the final rename never crosses a file system), are fl
 step. The directory is ``fsync``-ed too, so the rename itself survives a power cut. If the
 process dies mid-save (even by ``SIGKILL``), the target is untouched and at worst a stray
 ``.<name>.*.tmp`` file is left beside it.
+
+Permissions and links: a new file gets the mode ``open()`` would give it (``0o666`` less the
+process's umask; ``mkstemp`` alone would leave ``0o600``), and replacing an existing file keeps
+that file's mode. A symbolic link is followed: its final target is written (atomically, in the
+target's directory) and the link itself stays a link.
 """
 
 from __future__ import annotations
@@ -15,6 +20,30 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from unrolled.io import checks
+
+
+def _umask() -> int:
+    """Return the process's umask without changing it (Linux reads it from /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting; restored at once
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(target: Path) -> int:
+    """Return the permission bits for the written file: the old file's, or 0o666 less the umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -53,6 +82,8 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
 
     """
     target = Path(os.fspath(path))
+    if target.is_symlink():  # write the link's final target; the link stays as it is
+        target = Path(os.path.realpath(target))
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(
@@ -69,6 +100,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _mode_for(target))
         with open(tmp, "rb+") as f:
             f.flush()
             os.fsync(f.fileno())
@@ -89,6 +121,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes,
         write: the file's bytes, or a function that writes the file at the path it is given.
         overwrite: when ``False``, refuse to replace an existing file.
 
+    Raises:
+        OSError: naming ``path`` and the cause when the disk is full or a size limit or quota
+            is exceeded (errno ``ENOSPC``, ``EFBIG``, ``EDQUOT``, ``EIO``); ``path`` is unchanged.
+
     Example:
         >>> import os, tempfile
         >>> target = os.path.join(tempfile.mkdtemp(), "data.bin")
@@ -98,8 +134,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes,
         b'abc'
 
     """
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        if isinstance(write, (bytes, bytearray, memoryview)):
-            tmp.write_bytes(bytes(write))
-        else:
-            write(tmp)
+    try:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            if isinstance(write, (bytes, bytearray, memoryview)):
+                tmp.write_bytes(bytes(write))
+            else:
+                write(tmp)
+    except OSError as exc:
+        if exc.errno not in checks.DISK_ERRNOS:
+            raise
+        raise checks.write_error(exc, path) from exc

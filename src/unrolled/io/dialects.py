@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 
 from unrolled.layers import initializers
+from unrolled.saving import custom_objects as _user
 from unrolled.saving import object_registration
 
 KERAS2_HARD_SIGMOID = "hard_sigmoid_keras2"
@@ -96,6 +97,23 @@ def _clean_initializers(config: dict) -> dict:
     return out
 
 
+def user_class(spec: dict):
+    """Return the user's class a spec names, or None for a built-in (or unknown) one.
+
+    Only classes the user made known run: registered with `register_keras_serializable`
+    (Keras's ``registered_name`` ``"package>Name"``), or passed as ``custom_objects`` /
+    in a `custom_object_scope`, as Keras requires. A file never names code to import.
+    """
+    if object_registration.is_registered("layers", spec.get("class_name")):
+        return None
+    for name in (spec.get("registered_name"), spec.get("class_name")):
+        if isinstance(name, str):
+            found = _user.get_registered_object(name)
+            if found is not None:
+                return found
+    return None
+
+
 def _layer_class(class_name: str, what: str):
     cls = object_registration.find("layers", class_name, registered_only=True)
     if cls is None:
@@ -128,6 +146,11 @@ def translate_layer(spec, keras2: bool = False) -> dict:
     class_name = spec["class_name"]
     config = dict(spec.get("config") or {})
     what = f"layer {config.get('name', '?')!r} ({class_name})"
+    user = user_class(spec)
+    if user is not None:  # the user's registered class reads its own config
+        if "dtype" in config:
+            config["dtype"] = _resolve_dtype(config["dtype"], what)
+        return {**spec, "config": config}
     cls = _layer_class(class_name, what)
     if class_name == "InputLayer" and config.get("dtype") in _INPUT_DTYPES:
         pass  # integer inputs (token ids) stay as they are

@@ -16,8 +16,10 @@ import json
 import os
 import zipfile
 
-from unrolled.io import atomic, legacy_h5, serialization, weights_h5
+from unrolled.distribution.placement import on_process_zero
+from unrolled.io import atomic, checks, legacy_h5, preflight, serialization, weights_h5
 from unrolled.io.serialization import UnreadableFileError
+from unrolled.saving.custom_objects import custom_object_scope
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 #: the Keras version whose format these files follow (Keras reads it for information only)
@@ -59,7 +61,9 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
         include_optimizer: also store the optimizer's state, so training resumes exactly.
 
     Raises:
-        ValueError: for another extension or an unbuilt model.
+        ValueError: for another extension, an unbuilt model, or a NaN or infinite weight
+            (named; `load_model` would refuse the file).
+        OSError: naming the file when the disk is full (the old file stays as it was).
 
     Example:
         >>> import os, tempfile
@@ -77,7 +81,9 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
             f"model.save writes the Keras 3 format, whose file name ends in '.keras'; received "
             f"{path!r}. Use e.g. 'model.keras' (or model.save_weights('m.weights.h5') for the "
             "weights alone).")
-    atomic.atomic_write(path, to_bytes(model, include_optimizer), overwrite=overwrite)
+    checks.require_finite_weights(model, path)
+    data = to_bytes(model, include_optimizer)  # on every process: gathering is collective
+    on_process_zero(lambda: atomic.atomic_write(path, data, overwrite=overwrite))
 
 
 def _check_members(zf: zipfile.ZipFile, source: str) -> None:
@@ -97,12 +103,12 @@ def _check_members(zf: zipfile.ZipFile, source: str) -> None:
 def _read_zip(path: str, source: str):
     with zipfile.ZipFile(path) as zf:
         _check_members(zf, source)
-        raw = zf.read(CONFIG)
+        raw = checks.read_member(zf, CONFIG, checks.MAX_CONFIG_BYTES, source)
         try:
             config = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UnreadableFileError(f"{source}: config.json is not valid JSON ({exc}).") from None
-        return config, zf.read(WEIGHTS)
+        return config, checks.read_member(zf, WEIGHTS, checks.MAX_MEMBER_BYTES, source)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -110,7 +116,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
     Args:
         filepath: a ``.keras`` zip or a legacy full-model ``.h5`` file.
-        custom_objects: not supported (unrolled runs no code from files); must be empty.
+        custom_objects: ``{name: class}`` of the user's layers and models the file names
+            (also found when registered with `register_keras_serializable`); unrolled never
+            imports code a file names.
         compile: restore the optimizer, loss and metrics (and the optimizer's state).
         safe_mode: accepted for Keras compatibility; unrolled never runs code from a file.
 
@@ -125,9 +133,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     """
     path = os.fspath(filepath)
     source = f"Model file {path!r}"
-    if custom_objects:
-        raise ValueError("custom_objects is not supported: unrolled loads only its built-in "
-                         f"layers; received {sorted(custom_objects)}.")
+    if custom_objects:  # the user's classes, as Keras: nothing is imported from the file
+        with custom_object_scope(custom_objects):
+            return load_model(filepath, None, compile, safe_mode)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{source} does not exist.")
     if not os.path.isfile(path):
@@ -144,6 +152,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             f"{source} is neither a Keras '.keras' zip nor an HDF5 '.h5' file (it starts with "
             f"{head!r}). It may be truncated or of another format.")
     config, weights = weights_h5.guarded(lambda: _read_zip(path, source), source)
+    weights_h5.guarded(lambda: preflight.check_file(config, weights, source), source)
     try:
         if not compile and isinstance(config, dict):
             config = {k: v for k, v in config.items() if k != "compile_config"}

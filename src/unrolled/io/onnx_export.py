@@ -16,13 +16,18 @@ transposed to ``(B, T, 2, u)`` and reshaped to ``(B, T, 2u)``: the Keras ``conca
 split that into its halves and add (and halve) or multiply them. Every recurrent layer of a
 stack is its own node, fed the previous node's batch-major output.
 
+Shapes. The input is ``x (batch, time, F)`` with symbolic ``batch`` and ``time``: one file
+runs sequences of any length (a model built for a fixed length too: no node depends on it).
+
 Masks. A leading ``Masking(v)`` layer becomes part of the graph: a step is valid when any of its
 features differs from ``v``, and ``sequence_lens`` (int32 ``(B,)``) is the count of valid steps
 of each row, so the file takes the same single input ``x`` as the Keras model. ONNX reads the
 first ``sequence_lens[b]`` steps of row ``b``, which equals Keras's masking only for RIGHT
 padding; a graph cannot raise, so inputs with holes in the mask or left padding give different
-results from Keras: pad at the end (``pad_sequences(..., padding="post")``). Keras's outputs at
-padded steps are reproduced (zeros with ``zero_output_for_mask``, else the last valid output).
+results from Keras: pad at the end (``pad_sequences(..., padding="post")``). Export of a model
+with ``Masking`` is therefore refused unless the caller passes ``assume_right_padding=True``
+(`check_padding`). Keras's outputs at padded steps are reproduced (zeros with
+``zero_output_for_mask``, else the last valid output).
 
 Refused with a ValueError: non-default recurrent activations, GRU ``reset_after=False``,
 ``go_backwards`` outside ``Bidirectional``, ``return_state``, other merge modes, and layers or
@@ -167,8 +172,39 @@ def _merge(g: _Graph, out: str, layer, units: int) -> str:
     return total
 
 
-def build_model(model: Sequential, opset: int = 17) -> onnx.ModelProto:
+def _dims(shape) -> list:
+    """Return ONNX dims: symbolic ``batch`` and ``time`` (any length), features as built."""
+    dims = ["batch", *[d if d else f"d{i}" for i, d in enumerate(shape[1:], 1)]]
+    if len(shape) == 3:
+        dims[1] = "time"
+    return dims
+
+
+def check_padding(model, assume_right_padding: bool) -> None:
+    """Refuse a model with a ``Masking`` layer unless the caller states right padding.
+
+    The graph turns the mask into ``sequence_lens``, which is exact only when every row's valid
+    steps come first; a file cannot raise at run time, so the user must promise it at export.
+
+    Raises:
+        ValueError: naming the layer and saying how to confirm right padding.
+
+    """
+    masking = [la for la in getattr(model, "layers", []) if isinstance(la, Masking)]
+    if masking and not assume_right_padding:
+        raise ValueError(
+            f"Layer {masking[0].name!r} (Masking): the ONNX graph gives each row its first "
+            "valid steps (sequence_lens), which equals Keras's masking only for RIGHT padding "
+            "(pad_sequences(..., padding='post')); left padding or masked steps in the middle "
+            "would give silently different outputs in the exported file. If every input of the "
+            "file will be padded at the end only, pass assume_right_padding=True (CLI: "
+            "--assume-right-padding); otherwise remove the padding before the model.")
+
+
+def build_model(model: Sequential, opset: int = 17,
+                assume_right_padding: bool = False) -> onnx.ModelProto:
     """Return the ONNX model for ``model`` (see the module docstring)."""
+    check_padding(model, assume_right_padding)
     if not isinstance(model, Sequential) or not model.built:
         raise ValueError("to_onnx expects a built unrolled Sequential model; call "
                          "model.build((None, T, F)) or fit it first.")
@@ -211,12 +247,8 @@ def build_model(model: Sequential, opset: int = 17) -> onnx.ModelProto:
     g.nodes.append(helper.make_node("Identity", [x], ["y"], name="output"))
     graph = helper.make_graph(
         g.nodes, model.name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                       ["batch", *[d if d else f"d{i}" for i, d in
-                                                   enumerate(in_shape[1:], 1)]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
-                                       ["batch", *[d if d else f"o{i}" for i, d in
-                                                   enumerate(out_shape[1:], 1)]])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, _dims(in_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, _dims(out_shape))],
         g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="unrolled")
@@ -225,7 +257,7 @@ def build_model(model: Sequential, opset: int = 17) -> onnx.ModelProto:
     return proto
 
 
-def to_onnx(model: Sequential, path, opset: int = 17) -> str:
+def to_onnx(model: Sequential, path, opset: int = 17, assume_right_padding: bool = False) -> str:
     """Write ``build_model(model)`` to ``path`` atomically; return the path."""
     if opset < 14:
         raise ValueError(f"opset {opset} is too old: the graph needs opset 14 or newer (17 by "
@@ -233,6 +265,6 @@ def to_onnx(model: Sequential, path, opset: int = 17) -> str:
     if opset >= 18:
         raise ValueError(f"opset {opset} is not supported yet (ReduceMax changed in 18); use "
                          "opset between 14 and 17.")
-    data = build_model(model, opset).SerializeToString()
+    data = build_model(model, opset, assume_right_padding).SerializeToString()
     atomic_write(path, data)
     return os.fspath(path)

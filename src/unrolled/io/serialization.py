@@ -17,10 +17,12 @@ from unrolled.io.dialects import KERAS2_HARD_SIGMOID, clean_config  # noqa: F401
 from unrolled.layers.base import Layer, snake_case
 from unrolled.models.functional import Functional
 from unrolled.models.sequential import Sequential
+from unrolled.saving import custom_objects as _user
 from unrolled.saving import object_registration
 from unrolled.training import losses as losses_module
 from unrolled.training import metrics as metrics_module
 from unrolled.training import optimizers as optimizers_module
+from unrolled.training.schedules import LearningRateSchedule
 
 
 class UnreadableFileError(ValueError):
@@ -38,9 +40,12 @@ def serialize_model(model) -> dict:
         return {"module": "keras.src.models.functional", "class_name": "Functional",
                 "config": model.get_config(), "registered_name": "Functional",
                 "build_config": {"input_shape": None}}
-    if not isinstance(model, Sequential):
-        raise ValueError(f"Only Sequential and functional models can be saved; got "
-                         f"{type(model).__name__}.")
+    if not isinstance(model, Sequential):  # a subclassed model: its class and get_config
+        shape = model.__dict__.get("_build_shape")
+        return {"module": type(model).__module__, "class_name": type(model).__name__,
+                "config": model.get_config(),
+                "registered_name": _user.get_registered_name(type(model)),
+                "build_config": {"input_shape": None if shape is None else list(shape)}}
     config = model.get_config()
     out = {"module": "keras", "class_name": "Sequential", "config": config,
            "registered_name": None}
@@ -56,9 +61,17 @@ def deserialize_model(spec: dict, keras2: bool = False):
     the file came from Keras 2, so ``hard_sigmoid`` keeps its Keras 2 meaning).
 
     Raises:
-        ValueError: for a model class other than Sequential/Functional, or any layer problem.
+        ValueError: for a model class other than Sequential/Functional (or a registered
+            subclassed model), or any layer problem.
 
     """
+    user = dialects.user_class(spec) if isinstance(spec, dict) else None
+    if user is not None:  # a registered subclassed model, built from its build_config
+        model = user.from_config(dict(spec.get("config") or {}))
+        shape = (spec.get("build_config") or {}).get("input_shape")
+        if shape is not None and not model.built:
+            model.build(tuple(shape))
+        return model
     spec = dialects.translate_model(spec, keras2=keras2)
     if spec["class_name"] == "Sequential":
         return Sequential.from_config(spec["config"])
@@ -78,6 +91,15 @@ def serialize_compile(model) -> dict | None:
     with a warning; a custom metric function is left out, with a warning.
     """
     if not getattr(model, "compiled", False):
+        return None
+    schedule = getattr(model.optimizer, "_schedule", None)
+    if isinstance(model.optimizer, optimizers_module.OptaxOptimizer) or (
+            schedule is not None and not isinstance(schedule, LearningRateSchedule)):
+        warnings.warn(
+            "The model's optimizer is an optax transformation or has a plain callable learning "
+            "rate, which cannot be stored in the file; the model is saved uncompiled (its "
+            "weights, and the optimizer state in .weights.h5 files, are kept). Call compile() "
+            "again after loading.", UserWarning, stacklevel=3)
         return None
     if getattr(model, "_output_losses", None) is not None:
         return _serialize_multi_output_compile(model)

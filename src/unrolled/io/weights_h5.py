@@ -13,20 +13,27 @@ by the attribute that holds it::
                                      then v_hat for amsgrad)
 
 Each ``vars`` group carries a ``name`` attribute; a layer's own weights are numbered trainable
-first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip.
+first. The same layout is ``model.weights.h5`` inside a ``.keras`` zip. unrolled adds a SHA-256
+checksum to every array it writes (`unrolled.io.checks`; Keras ignores the attributes) and
+verifies it on load; files without checksums (from Keras) load unverified.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.io import atomic, legacy_weights
+from unrolled.distribution.placement import on_process_zero
+from unrolled.io import atomic, checks, legacy_weights
 from unrolled.io.serialization import UnreadableFileError, layer_key
 from unrolled.layers.base import Layer
+from unrolled.ops.compile import to_host
+from unrolled.training.optimizers import OptaxOptimizer
 
 #: Keras creates an optimizer's slots in groups; slots in one group alternate per weight.
 #: Optimizers not listed keep their slot dict's order, one group per key.
@@ -40,7 +47,8 @@ def h5py():
         import h5py as module
     except ImportError:  # pragma: no cover - h5py is a dependency; a broken install lacks it
         raise ImportError("Reading and writing Keras files needs h5py, a dependency of "
-                          "unrolled that is missing here: pip install h5py.") from None
+                          "unrolled that is missing here: pip install 'h5py>=3.11' (or "
+                          "reinstall unrolled).") from None
     return module
 
 
@@ -49,17 +57,39 @@ def _name_key(attr: str) -> str:
     return f"~{attr}" if attr.startswith("_") else attr
 
 
-def _walk(layer: Layer, path: str, out: list, seen: set) -> None:
+#: attributes that are unrolled's own bookkeeping, not Keras's tracked state
+_NOT_STATE = frozenset({"_sublayers", "_inbound_nodes", "_own_weights", "_layers"})
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}/{name}" if path else name
+
+
+def _walk(layer: Layer, path: str, out: list, seen: set, extra=()) -> None:
+    """Keras's ``_walk_saveable``: attributes by name (private last), lists as containers."""
     if id(layer) in seen:
         return
     seen.add(id(layer))
     own = [w for w in layer._own_weights if w.trainable] + \
           [w for w in layer._own_weights if not w.trainable]
-    out.append((path, layer.name, own))
-    children = sorted(((k, v) for k, v in vars(layer).items() if isinstance(v, Layer)),
-                      key=lambda kv: _name_key(kv[0]))
-    for attr, child in children:
-        _walk(child, f"{path}/{attr}", out, seen)
+    if path:
+        out.append((path, layer.name, own))
+    elif own:  # the root's own group is the file's "vars", which holds no weights here
+        raise ValueError(f"model {layer.name!r} holds weights of its own (not in a layer); "
+                         "the Keras layout of such a subclassed model is not supported.")
+    items = [(k, v) for k, v in vars(layer).items() if k not in _NOT_STATE] + list(extra)
+    for attr, child in sorted(items, key=lambda kv: _name_key(kv[0])):
+        if isinstance(child, Layer):
+            _walk(child, _join(path, attr), out, seen)
+        elif isinstance(child, (list, tuple, dict)):
+            members = list(child.values()) if isinstance(child, dict) else list(child)
+            used: dict[str, int] = {}
+            for member in members:
+                if isinstance(member, Layer):
+                    key = layer_key(member)
+                    used[key] = used.get(key, -1) + 1
+                    name = key + (f"_{used[key]}" if used[key] else "")
+                    _walk(member, _join(_join(path, attr), name), out, seen)
 
 
 def weight_groups(model) -> list[tuple[str, str, list]]:
@@ -72,7 +102,12 @@ def weight_groups(model) -> list[tuple[str, str, list]]:
     out: list = []
     used: dict[str, int] = {}
     seen: set = set()
-    for layer in model.layers:
+    if not hasattr(model, "_layers"):  # a subclassed model: walked as Keras walks any layer
+        _walk(model, "", out, seen, extra=[("layers", model.layers)])
+        layers_of = []
+    else:
+        layers_of = model.layers
+    for layer in layers_of:
         key = layer_key(layer)
         used[key] = used.get(key, -1) + 1
         _walk(layer, f"layers/{key}" + (f"_{used[key]}" if used[key] else ""), out, seen)
@@ -117,18 +152,24 @@ def optimizer_arrays(model) -> list[np.ndarray] | None:
         state = _fresh_state(model)
     if not hasattr(state, "slots") or not hasattr(state, "iterations"):
         return None
-    arrays = [np.asarray(state.iterations, np.int64)]
+    if _is_optax(model.optimizer):  # iterations, then the transformation's state's leaves
+        return [np.asarray(to_host(state.iterations), np.int64),
+                *(np.asarray(to_host(leaf)) for leaf in jax.tree.leaves(state.slots))]
+    arrays = [np.asarray(to_host(state.iterations), np.int64)]
     if _has_lr(model.optimizer):
-        arrays.append(np.asarray(state.learning_rate, np.float32))
+        arrays.append(np.asarray(to_host(state.learning_rate), np.float32))
     for group in _slot_groups(model.optimizer, state.slots):
         for i in range(len(model.trainable_weights)):
-            arrays += [np.asarray(_slot(state.slots, k)[i], np.float32) for k in group]
+            arrays += [np.asarray(to_host(_slot(state.slots, k)[i]), np.float32) for k in group]
     return arrays
 
 
 def restore_optimizer(model, arrays: list[np.ndarray], source: str) -> None:
     """Set ``model``'s optimizer state from Keras's optimizer variables (validated first)."""
     optimizer = model.optimizer
+    if _is_optax(optimizer):
+        _restore_optax(model, arrays, source)
+        return
     head = 2 if _has_lr(optimizer) else 1
     if len(arrays) < head:
         return
@@ -168,6 +209,29 @@ def restore_optimizer(model, arrays: list[np.ndarray], source: str) -> None:
     optimizer.iterations = int(iterations)
 
 
+def _is_optax(optimizer) -> bool:
+    return isinstance(optimizer, OptaxOptimizer)
+
+
+def _restore_optax(model, arrays, source: str) -> None:
+    """Set a wrapped optax transformation's state from the leaves `optimizer_arrays` wrote."""
+    model._opt_state = None
+    model._prepare_optimizer()
+    state = model._opt_state
+    leaves, treedef = jax.tree.flatten(state.slots)
+    if len(arrays) != 1 + len(leaves) or any(
+            np.shape(a) != np.shape(b) for a, b in zip(arrays[1:], leaves, strict=True)):
+        warnings.warn(f"{source}: the stored optimizer state ({len(arrays)} arrays) does not fit "
+                      f"this optax transformation ({1 + len(leaves)} arrays); training starts "
+                      "the optimizer afresh.", UserWarning, stacklevel=4)
+        return
+    slots = treedef.unflatten([jnp.asarray(a, b.dtype)
+                               for a, b in zip(arrays[1:], leaves, strict=True)])
+    iterations = jnp.asarray(int(np.asarray(arrays[0])), state.iterations.dtype)
+    model._opt_state = state._replace(iterations=iterations, slots=slots)
+    model.optimizer.iterations = int(iterations)
+
+
 # ------------------------------------------------------------- read / write
 def write_weights(f, model, include_optimizer: bool = True) -> None:
     """Write ``model``'s weights (and optimizer state) into an open, writable h5py File."""
@@ -175,14 +239,15 @@ def write_weights(f, model, include_optimizer: bool = True) -> None:
         group = f.require_group(path).create_group("vars")
         group.attrs["name"] = name
         for i, var in enumerate(variables):
-            group.create_dataset(str(i), data=var.numpy())
+            data = var.numpy()
+            checks.add_checksum(group.create_dataset(str(i), data=data), data)
     f.create_group("vars").attrs["name"] = model.name
     arrays = optimizer_arrays(model) if include_optimizer else None
     if arrays is not None:
         group = f.create_group("optimizer").create_group("vars")
         group.attrs["name"] = model.optimizer.name
         for i, a in enumerate(arrays):
-            group.create_dataset(str(i), data=a)
+            checks.add_checksum(group.create_dataset(str(i), data=a), a)
 
 
 def _read_vars(f, path: str, count: int, what: str, source: str) -> list[np.ndarray]:
@@ -206,6 +271,7 @@ def _read_vars(f, path: str, count: int, what: str, source: str) -> list[np.ndar
         if not isinstance(ds, h5.Dataset):
             raise UnreadableFileError(f"{source}: '{path}/vars/{i}' is not an array.")
         out.append(np.asarray(ds[()]))
+        checks.verify_checksum(ds, out[-1], source, f"weight {i} of {what}")
     return out
 
 
@@ -213,8 +279,9 @@ def read_weights(f, model, source: str, include_optimizer: bool = True) -> None:
     """Load weights (and optimizer state) from an open h5py File, checking all before assigning.
 
     Raises:
-        UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch, or
-            non-finite weights, naming the file, layer and weight.
+        UnreadableFileError: (a ValueError) for a missing layer, a count or shape mismatch,
+            non-finite weights, or an array that fails the checksum unrolled stored with it
+            (`unrolled.io.checks`), naming the file, layer and weight.
 
     """
     pending = []
@@ -247,7 +314,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write ``model``'s weights to ``filepath`` (``.weights.h5``) atomically, Keras layout.
 
     Raises:
-        ValueError: if the name does not end in ``.weights.h5`` or the model is not built.
+        ValueError: if the name does not end in ``.weights.h5``, the model is not built, or a
+            weight holds NaN or infinity (named; loading would refuse the file).
+        OSError: naming the file when the disk is full (the old file stays as it was).
 
     """
     path = os.fspath(filepath)
@@ -255,13 +324,11 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         raise ValueError(f"save_weights writes Keras's '.weights.h5' format; the file name must "
                          f"end in '.weights.h5'. Received: {path!r}.")
     model._require_built("save_weights")
-    h5 = h5py()
-
-    def write(tmp):
-        with h5.File(tmp, "w") as f:
-            write_weights(f, model)
-
-    atomic.atomic_write(path, write, overwrite=overwrite)
+    checks.require_finite_weights(model, path)
+    buffer = io.BytesIO()  # built in memory: a full disk then fails a plain write, named
+    with h5py().File(buffer, "w") as f:
+        write_weights(f, model)
+    on_process_zero(lambda: atomic.atomic_write(path, buffer.getvalue(), overwrite=overwrite))
 
 
 def open_h5(fileobj, source: str):

@@ -1,8 +1,10 @@
 """Keras-style layers: ``from unrolled import layers`` reads like ``from keras import layers``."""
 
 from unrolled.layers.base import KerasTensor, Layer, clear_session
+from unrolled.layers.batch_normalization import BatchNormalization
 from unrolled.layers.bidirectional import Bidirectional
-from unrolled.layers.conv import Conv1D
+from unrolled.layers.conv import Conv1D, Conv2D, Conv3D
+from unrolled.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from unrolled.layers.core import Activation, Dense, Input, InputLayer, Masking
 from unrolled.layers.embedding import Embedding
 from unrolled.layers.gru import GRU, GRUCell
@@ -33,10 +35,11 @@ _NON_RECURRENT = (
     SpatialDropout1D, Subtract, TimeDistributed,
 )
 _RECURRENT = (GRU, GRUCell, SimpleRNN, SimpleRNNCell, StackedRNNCells, Bidirectional)
+_CONVOLUTIONAL = (BatchNormalization, Conv2D, Conv3D, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)
 # Adding a layer: define it in its own module, import it above and list it here.
 object_registration.register_all(
     "layers", (InputLayer, Masking, Dense, Activation, LSTM, LSTMCell, RNN, *_NON_RECURRENT,
-               *_RECURRENT))
+               *_RECURRENT, *_CONVOLUTIONAL))
 object_registration.register_base("layers", Layer)
 
 
@@ -56,3 +59,5 @@ __all__ = [
 ]
 __all__ += [cls.__name__ for cls in _NON_RECURRENT]
 __all__ += [cls.__name__ for cls in _RECURRENT]
+__all__ += [cls.__name__ for cls in _CONVOLUTIONAL]
+

@@ -86,7 +86,6 @@ class Bidirectional(Layer):
         self._verify()
         for sub in (self.forward_layer, self.backward_layer):
             sub.zero_output_for_mask = sub.return_sequences
-            self._sublayers.append(sub)
         self.merge_mode = merge_mode
         self._initial_weights = weights
         self.stateful = layer.stateful

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.layers import initializers
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.base import KerasTensor, Layer
 from unrolled.ops import activations
 
@@ -15,7 +15,7 @@ def _no_extras(layer: str, **extras) -> None:
     if given:
         raise ValueError(
             f"{layer}: {sorted(given)} are not supported by unrolled yet; pass None "
-            "(regularizers and constraints are planned)."
+            "(regularizers and constraints are supported)."
         )
 
 
@@ -39,14 +39,29 @@ class InputLayer(Layer):
                 raise ValueError("Input needs `shape=` (per-sample shape), e.g. shape=(24, 1).")
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
             batch_shape = (batch_size, *shape)
+        if any(d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                                  or d <= 0) for d in tuple(batch_shape)[1:]):
+            raise ValueError(f"Input: every dimension of shape must be a positive integer or "
+                             f"None; received batch shape {tuple(batch_shape)}. A sequence needs "
+                             "at least one time step.")
         super().__init__(name=name, batch_input_shape=batch_shape, **kwargs)
         # Integer inputs (token ids for Embedding) are allowed; they reach the model as float32
         # arrays holding exact integers, which Embedding casts back.
         self.input_dtype = str(np.dtype(dtype or "float32"))
         self.batch_shape = tuple(batch_shape)
         self.built = True
-        self.output = KerasTensor(self.batch_shape, dtype=self.input_dtype, layer=self,
-                                  name=self.name)
+        self._output_tensor = KerasTensor(self.batch_shape, dtype=self.input_dtype, layer=self,
+                                          name=self.name)
+
+    @property
+    def input(self) -> list:
+        """An input layer has no inputs (``[]``, as Keras's)."""
+        return []
+
+    @property
+    def output(self) -> KerasTensor:
+        """The symbolic tensor this input layer provides."""
+        return self._output_tensor
 
     def get_config(self):
         """Return the batch shape, dtype and name of this input."""
@@ -89,6 +104,10 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(mask_value, (bool, np.bool_)) or not isinstance(
+                mask_value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"Masking: mask_value must be a number (the padding value of the "
+                             f"inputs, e.g. 0.0); received {mask_value!r}.")
         self.mask_value = mask_value
 
     def compute_mask(self, inputs, mask=None):
@@ -134,13 +153,14 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense expects a positive integer `units`; received {units!r}.")
-        _no_extras("Dense", kernel_regularizer=kernel_regularizer,
-                   bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                   kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                   lora_rank=lora_rank)
+        _no_extras("Dense", lora_rank=lora_rank)
+        regularizers.set_options(self, kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 bias_constraint=bias_constraint)
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -153,8 +173,12 @@ class Dense(Layer):
         if input_dim is None:
             raise ValueError(f"Dense {self.name!r} needs a known last input dimension; got "
                              f"input shape {input_shape}.")
-        self.kernel = self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.kernel = self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True
 
@@ -182,8 +206,8 @@ class Dense(Layer):
             "activation": activations.name_of(self.activation), "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "bias_regularizer": None,
-            "kernel_constraint": None, "bias_constraint": None,
+            **regularizers.options_config(self, "kernel_regularizer", "bias_regularizer"),
+            **regularizers.options_config(self, "kernel_constraint", "bias_constraint"),
         }
 
 

@@ -8,8 +8,7 @@ equations.
 
 from __future__ import annotations
 
-from unrolled.layers import initializers
-from unrolled.layers.core import _no_extras
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.rnn import RNN, DropoutRNNCell, check_units, project
 from unrolled.ops import activations
 from unrolled.ops.gru import gru_step, split_bias
@@ -53,10 +52,11 @@ class GRUCell(DropoutRNNCell):
                  seed=None, implementation: int = 2, **kwargs):
         super().__init__(**kwargs)
         check_units("GRU", units, implementation)
-        _no_extras("GRU", kernel_regularizer=kernel_regularizer,
-                   recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                   kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                   bias_constraint=bias_constraint)
+        regularizers.set_options(
+            self, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint)
         self.units = units
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -76,12 +76,17 @@ class GRUCell(DropoutRNNCell):
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape``."""
         u = self.units
-        self.kernel = self.add_weight("kernel", (input_shape[-1], 3 * u), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, 3 * u),
-                                                self.recurrent_initializer)
+        self.kernel = self.add_weight("kernel", (input_shape[-1], 3 * u), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            "recurrent_kernel", (u, 3 * u), self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
         if self.use_bias:
             shape = (2, 3 * u) if self.reset_after else (3 * u,)
-            self.bias = self.add_weight("bias", shape, self.bias_initializer)
+            self.bias = self.add_weight("bias", shape, self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         else:
             self.bias = None
         self.built = True
@@ -112,8 +117,7 @@ class GRUCell(DropoutRNNCell):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            **regularizers.options_config(self, *regularizers.RECURRENT_OPTIONS),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "reset_after": self.reset_after, "seed": self.seed,
         }
@@ -151,7 +155,6 @@ class GRU(RNN):
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  reset_after: bool = True, use_cudnn="auto", implementation: int = 2,
                  zero_output_for_mask: bool = False, **kwargs):
-        _no_extras("GRU", activity_regularizer=activity_regularizer)
         cell = GRUCell(
             units, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -164,7 +167,9 @@ class GRU(RNN):
         )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-                         zero_output_for_mask=zero_output_for_mask, **kwargs)
+                         zero_output_for_mask=zero_output_for_mask,
+                         activity_regularizer=activity_regularizer,
+                         **kwargs)
         self.use_cudnn = use_cudnn
 
     def get_config(self):

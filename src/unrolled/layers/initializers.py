@@ -249,6 +249,10 @@ _BY_NAME: dict[str, type[Initializer]] = {
 }
 for _cls in list(_BY_NAME.values()):
     _BY_NAME[_cls.__name__] = _cls
+_BY_NAME["Zeros"], _BY_NAME["Ones"] = Zeros, Ones
+# Keras 3's aliases (keras.src.initializers.ALL_OBJECTS_DICT).
+_BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
+                 "IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal})
 object_registration.register_all("initializers", _BY_NAME)
 
 
@@ -271,6 +275,8 @@ def get(identifier, custom_objects: dict | None = None) -> Initializer:
     """
     if isinstance(identifier, Initializer):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()  # Keras instantiates a class passed as the identifier
     if isinstance(identifier, str):
         cls = object_registration.get_registered_object(
             "initializers", identifier, custom_objects, listed=_snake_names(),

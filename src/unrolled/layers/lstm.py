@@ -1,18 +1,19 @@
 """`LSTMCell` and `LSTM`, exactly as Keras 3.
 
-An ``LSTM(u)`` is ONE layer of ``u`` memory cells (not ``u`` separate blocks): every cell has its
-own input, forget and output gates and candidate, and the layer keeps all of them in three
-arrays, ``kernel (D, 4u)``, ``recurrent_kernel (u, 4u)`` and ``bias (4u,)``, whose column blocks
-are the gates ``[i | f | c | o]``; column ``k * u + j`` belongs to gate ``k`` of cell ``j``. The
-same weights are reused at each of the T time steps. See `unrolled.ops.rnn` for the equations.
+An ``LSTM(u)`` is ONE layer of ``u`` memory cells: every cell has its own input, forget and
+output gates and candidate (``u`` one-cell "memory blocks" in Hochreiter & Schmidhuber's sense,
+where a block is a group of cells sharing gates; never one block of ``u`` cells), and the layer
+keeps all of them in three arrays, ``kernel (D, 4u)``, ``recurrent_kernel (u, 4u)`` and
+``bias (4u,)``, whose column groups are the gates ``[i | f | c | o]``; column ``k * u + j``
+belongs to gate ``k`` of cell ``j``. The same weights are reused at each of the T time steps.
+See `unrolled.ops.rnn` for the equations.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from unrolled.layers import initializers
-from unrolled.layers.core import _no_extras
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.rnn import RNN, DropoutRNNCell, check_units, project
 from unrolled.ops import activations, rnn
 from unrolled.ops.compile import to_device
@@ -54,10 +55,11 @@ class LSTMCell(DropoutRNNCell):
                  recurrent_dropout: float = 0.0, seed=None, implementation: int = 2, **kwargs):
         super().__init__(**kwargs)
         check_units("LSTM", units, implementation)
-        _no_extras("LSTM", kernel_regularizer=kernel_regularizer,
-                   recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                   kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                   bias_constraint=bias_constraint)
+        regularizers.set_options(
+            self, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint)
         self.units = units
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -75,9 +77,12 @@ class LSTMCell(DropoutRNNCell):
         """Create the weights for inputs of ``input_shape``."""
         input_dim = input_shape[-1]
         u = self.units
-        self.kernel = self.add_weight("kernel", (input_dim, 4 * u), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, 4 * u),
-                                                self.recurrent_initializer)
+        self.kernel = self.add_weight("kernel", (input_dim, 4 * u), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            "recurrent_kernel", (u, 4 * u), self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
         if self.use_bias:
             init = self.bias_initializer
             if self.unit_forget_bias:
@@ -89,7 +94,8 @@ class LSTMCell(DropoutRNNCell):
                              np.asarray(base((2 * u,), dtype))]
                     return to_device(np.concatenate(parts))
 
-            self.bias = self.add_weight("bias", (4 * u,), init)
+            self.bias = self.add_weight("bias", (4 * u,), init, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint)
         else:
             self.bias = None
         self.built = True
@@ -124,8 +130,7 @@ class LSTMCell(DropoutRNNCell):
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            **regularizers.options_config(self, *regularizers.RECURRENT_OPTIONS),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
@@ -168,7 +173,6 @@ class LSTM(RNN):
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  use_cudnn="auto", implementation: int = 2, zero_output_for_mask: bool = False,
                  **kwargs):
-        _no_extras("LSTM", activity_regularizer=activity_regularizer)
         cell = LSTMCell(
             units, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -182,7 +186,9 @@ class LSTM(RNN):
         )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-                         zero_output_for_mask=zero_output_for_mask, **kwargs)
+                         zero_output_for_mask=zero_output_for_mask,
+                         activity_regularizer=activity_regularizer,
+                         **kwargs)
         self.use_cudnn = use_cudnn
 
     def inner_loop(self, inputs, initial_state, mask, training, return_states=False,

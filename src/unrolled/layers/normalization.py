@@ -5,9 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from unrolled.layers import initializers
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.base import Layer
-from unrolled.layers.core import _no_extras
 
 
 class LayerNormalization(Layer):
@@ -29,8 +28,8 @@ class LayerNormalization(Layer):
         >>> import numpy as np
         >>> from unrolled import layers
         >>> y = layers.LayerNormalization()(np.array([[1.0, 3.0]], "float32"))
-        >>> np.round(y, 3).tolist()
-        [[-0.999, 0.999]]
+        >>> [round(float(v), 4) for v in y[0]]  # (x - mean) / sqrt(var + 1e-3)
+        [-0.9995, 0.9995]
 
     """
 
@@ -48,9 +47,10 @@ class LayerNormalization(Layer):
         else:
             raise TypeError(f"LayerNormalization: axis must be an int or a list of ints; "
                             f"received {axis!r}.")
-        _no_extras("LayerNormalization", beta_regularizer=beta_regularizer,
-                   gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-                   gamma_constraint=gamma_constraint)
+        regularizers.set_options(self, beta_regularizer=beta_regularizer,
+                                 gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint,
+                                 gamma_constraint=gamma_constraint)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
@@ -73,9 +73,13 @@ class LayerNormalization(Layer):
         if any(d is None for d in shape):
             raise ValueError(f"LayerNormalization {self.name!r} needs known sizes on the "
                              f"normalised axes {axes}; input shape {tuple(input_shape)}.")
-        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer)
+        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
+                                      regularizer=self.gamma_regularizer,
+                                      constraint=self.gamma_constraint)
                       if self.scale or self.rms_scaling else None)
-        self.beta = (self.add_weight("beta", shape, self.beta_initializer)
+        self.beta = (self.add_weight("beta", shape, self.beta_initializer,
+                                     regularizer=self.beta_regularizer,
+                                     constraint=self.beta_constraint)
                      if self.center and not self.rms_scaling else None)
         self.built = True
 
@@ -112,6 +116,6 @@ class LayerNormalization(Layer):
             "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-            "gamma_constraint": None,
+            **regularizers.options_config(self, "beta_regularizer", "gamma_regularizer",
+                                          "beta_constraint", "gamma_constraint"),
         }

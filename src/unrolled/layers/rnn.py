@@ -185,8 +185,7 @@ class RNN(Layer):
                 f"RNN expects a cell layer with `state_size` and `call(inputs, states)` (e.g. "
                 f"LSTMCell, GRUCell, SimpleRNNCell) or a list of them; received {cell!r}."
             )
-        self.cell = cell
-        self._sublayers.append(cell)
+        self.cell = cell  # tracked as a sub-layer (`layers.tracking`)
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
@@ -216,6 +215,12 @@ class RNN(Layer):
                 f"(batch, timesteps, features), found ndim={len(shape)} with shape "
                 f"{tuple(shape)}. For a single feature per step reshape to (batch, timesteps, 1)."
             )
+        if shape[1] == 0:
+            raise ValueError(
+                f"Layer {self.name!r} received sequences of 0 time steps (shape "
+                f"{tuple(shape)}); an RNN needs at least one step. Drop the empty sequences, or "
+                "pad them to one step and mask it (Masking)."
+            )
 
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape``."""
@@ -234,6 +239,8 @@ class RNN(Layer):
             zeros = _flatten(initial_state_of(self.cell, batch))
             self._state_vars = [Variable(z, name="rnn_state", path=current_path("rnn_state"),
                                          trainable=False) for z in zeros]
+            for var in self._state_vars:
+                var.is_state = True  # not a weight (as Keras): `layers.tracking` skips it
             self.states = self._structure(self._state_vars)
         self.built = True
 
@@ -440,4 +447,6 @@ class RNN(Layer):
         """Config of LSTM/GRU/SimpleRNN: the RNN keys plus the cell's (Keras's layout)."""
         cell = {k: v for k, v in self.cell.get_config().items()
                 if k not in ("name", "trainable", "dtype")}
-        return {**RNN.get_config(self), **cell, "activity_regularizer": None}
+        config = {**RNN.get_config(self), **cell}
+        config["activity_regularizer"] = config.get("activity_regularizer")
+        return config

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from unrolled.layers import initializers
-from unrolled.layers.core import _no_extras
+from unrolled.layers import initializers, regularizers
 from unrolled.layers.rnn import RNN, DropoutRNNCell, check_units, project
 from unrolled.ops import activations
 from unrolled.ops.simple_rnn import simple_rnn_step
@@ -39,10 +38,11 @@ class SimpleRNNCell(DropoutRNNCell):
                  seed=None, **kwargs):
         super().__init__(**kwargs)
         check_units("SimpleRNN", units, 2)
-        _no_extras("SimpleRNN", kernel_regularizer=kernel_regularizer,
-                   recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                   kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                   bias_constraint=bias_constraint)
+        regularizers.set_options(
+            self, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint)
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -56,11 +56,15 @@ class SimpleRNNCell(DropoutRNNCell):
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape``."""
         u = self.units
-        self.kernel = self.add_weight("kernel", (input_shape[-1], u), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, u),
-                                                self.recurrent_initializer)
-        self.bias = self.add_weight("bias", (u,), self.bias_initializer) if self.use_bias \
-            else None
+        self.kernel = self.add_weight("kernel", (input_shape[-1], u), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            "recurrent_kernel", (u, u), self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
+        self.bias = self.add_weight("bias", (u,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def project(self, inputs, input_masks=None):
@@ -87,8 +91,7 @@ class SimpleRNNCell(DropoutRNNCell):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            **regularizers.options_config(self, *regularizers.RECURRENT_OPTIONS),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
@@ -121,7 +124,6 @@ class SimpleRNN(RNN):
                  recurrent_dropout: float = 0.0, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  unroll: bool = False, seed=None, zero_output_for_mask: bool = False, **kwargs):
-        _no_extras("SimpleRNN", activity_regularizer=activity_regularizer)
         cell = SimpleRNNCell(
             units, activation=activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
@@ -133,7 +135,9 @@ class SimpleRNN(RNN):
         )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-                         zero_output_for_mask=zero_output_for_mask, **kwargs)
+                         zero_output_for_mask=zero_output_for_mask,
+                         activity_regularizer=activity_regularizer,
+                         **kwargs)
 
     def get_config(self):
         """Return the constructor arguments (Keras's keys; like Keras, no ``seed``)."""

@@ -42,8 +42,7 @@ class StackedRNNCells(Layer):
                     "All cells must be layers with a `state_size` and a `call(inputs, states)` "
                     f"method (e.g. LSTMCell, GRUCell); received {cell!r}."
                 )
-        self.cells = list(cells)
-        self._sublayers.extend(self.cells)
+        self.cells = list(cells)  # tracked as sub-layers (`layers.tracking`)
 
     @property
     def state_size(self) -> list:

@@ -35,8 +35,7 @@ class TimeDistributed(Layer):
             raise ValueError(f"TimeDistributed needs a layer instance, e.g. "
                              f"TimeDistributed(Dense(3)); received {layer!r}.")
         super().__init__(**kwargs)
-        self.layer = layer
-        self._sublayers.append(layer)
+        self.layer = layer  # tracked as a sub-layer (`layers.tracking`)
 
     def _child_shape(self, input_shape):
         if not isinstance(input_shape, (list, tuple)) or len(input_shape) < 3:

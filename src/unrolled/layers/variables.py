@@ -10,15 +10,25 @@ train step stays a pure function.
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import jax
 import numpy as np
 
-from unrolled.ops.compile import to_device
+from unrolled.ops.compile import to_device, to_host
 
 _local = threading.local()
+#: automatic names per base (``lstm``, ``lstm_1``, ...); `layers.base.clear_session` clears it
+_name_counts: defaultdict[str, int] = defaultdict(int)
+
+
+def unique_name(base: str) -> str:
+    """Return ``base``, then ``base_1``, ``base_2``, ... on later calls."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
 
 
 def _stack(name: str) -> list:
@@ -28,14 +38,23 @@ def _stack(name: str) -> list:
 
 
 @contextmanager
-def name_scope(name: str) -> Iterator[None]:
-    """Prefix the paths of variables created inside with ``name/``."""
-    stack = _stack("names")
+def name_scope(name: str, owner=None) -> Iterator[None]:
+    """Prefix the paths of variables created inside with ``name/``.
+
+    With an ``owner`` (a layer), a scope the same owner already holds innermost is not opened
+    again (Keras's deduplication), so ``_maybe_build`` and a ``build`` both may open it.
+    """
+    stack, owners = _stack("names"), _stack("owners")
+    if owner is not None and owners and owners[-1] is owner:
+        yield
+        return
     stack.append(name)
+    owners.append(owner)
     try:
         yield
     finally:
         stack.pop()
+        owners.pop()
 
 
 def current_path(name: str) -> str:
@@ -46,9 +65,13 @@ def current_path(name: str) -> str:
 class StatelessScope:
     """Map variables to replacement values; collect assignments instead of applying them."""
 
-    def __init__(self, mapping: Iterable[tuple[Variable, jax.Array]] = (), rng=None):
+    def __init__(self, mapping: Iterable[tuple[Variable, jax.Array]] = (), rng=None,
+                 collect_losses: bool = False):
         self.values = {id(v): a for v, a in mapping}
         self.updates: dict[int, jax.Array] = {}
+        #: with ``collect_losses``, `Layer.add_loss` appends here (else losses are dropped)
+        self.collect_losses = collect_losses
+        self.losses: list = []
         self.rng = rng
         self._rng_count = 0
 
@@ -88,6 +111,10 @@ class Variable:
 
     """
 
+    #: Keras's weight regularizer and constraint (`Layer.add_weight` sets them)
+    regularizer = None
+    constraint = None
+
     def __init__(self, value, name: str, path: str | None = None, trainable: bool = True):
         self._value = to_device(value)
         self.name = name
@@ -126,11 +153,11 @@ class Variable:
         return str(self._value.dtype)
 
     def numpy(self) -> np.ndarray:
-        """Return the value as a NumPy array."""
-        return np.asarray(self._value)
+        """Return the value as a NumPy array (gathered when split over several processes)."""
+        return to_host(self._value)
 
     def __array__(self, dtype=None, copy=None):
-        a = np.asarray(self._value)
+        a = to_host(self._value)
         return a.astype(dtype) if dtype is not None else a
 
     # Arithmetic reads the current value, so custom cells can write ``inputs @ self.kernel``
@@ -170,8 +197,66 @@ class Variable:
     def __neg__(self):
         return -self.value
 
+    def __pos__(self):
+        return +self.value
+
+    def __abs__(self):
+        return abs(self.value)
+
+    def __pow__(self, other):
+        return self.value ** _unwrap(other)
+
+    def __rpow__(self, other):
+        return _unwrap(other) ** self.value
+
+    def __mod__(self, other):
+        return self.value % _unwrap(other)
+
+    def __rmod__(self, other):
+        return _unwrap(other) % self.value
+
+    def __floordiv__(self, other):
+        return self.value // _unwrap(other)
+
+    def __rfloordiv__(self, other):
+        return _unwrap(other) // self.value
+
+    # Ordering compares values (an array), as keras.Variable; ``==`` and hashing stay by
+    # identity, because variables key dicts and are found in lists by identity here.
+    def __lt__(self, other):
+        return self.value < _unwrap(other)
+
+    def __le__(self, other):
+        return self.value <= _unwrap(other)
+
+    def __gt__(self, other):
+        return self.value > _unwrap(other)
+
+    def __ge__(self, other):
+        return self.value >= _unwrap(other)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
     def __getitem__(self, index):
         return self.value[index]
+
+    def __jax_array__(self) -> jax.Array:
+        """Return the current value, for ``jnp.asarray(variable)`` (as keras.Variable on JAX).
+
+        JAX 0.10 no longer converts such objects inside ``jnp`` functions (``jnp.dot(x,
+        variable)`` raises there for Keras's variables too); operators (``x @ variable``) and
+        ``variable.value`` work everywhere, also under ``jax.jit``.
+        """
+        return self.value
+
+    @property
+    def ndim(self) -> int:
+        """Rank of the weight."""
+        return len(self._value.shape)
 
     def __repr__(self) -> str:
         return (

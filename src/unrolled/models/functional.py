@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from unrolled.layers.base import KerasTensor, Layer, unique_name
+from unrolled.layers.embedding import Embedding
 from unrolled.models.functional_config import graph_config, graph_from_config, node_of
 from unrolled.models.model import Model
 from unrolled.training.data import Arrays
@@ -173,6 +174,9 @@ class Functional(Model):
                     out.append(w)
         return out
 
+    def _variable_children(self) -> list:
+        return list(self._layers)
+
     @property
     def trainable_weights(self):
         """Weights an optimizer updates, in `weights` order."""
@@ -246,6 +250,16 @@ class Functional(Model):
         shapes = [t.shape for t in self.outputs]
         return shapes if self._multi_output else shapes[0]
 
+    @property
+    def input(self):
+        """The model's input tensor, or the list of them (Keras's ``model.input``)."""
+        return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+
+    @property
+    def output(self):
+        """The model's output tensor, or the list of them (Keras's ``model.output``)."""
+        return list(self.outputs) if self._multi_output else self.outputs[0]
+
     # ------------------------------------------------- plain data for training
     @property
     def output_names(self) -> list[str]:
@@ -263,6 +277,12 @@ class Functional(Model):
 
     def _has_output_list(self) -> bool:
         return self._multi_output
+
+    def _input_checks(self) -> list:
+        """Return the host checks of inputs: the ids of each `Embedding` fed by a model input."""
+        return [(i, node.layer.check_ids) for node in self._nodes
+                if isinstance(node.layer, Embedding) and len(node.input_tensors) == 1
+                for i, tensor in enumerate(self.inputs) if node.input_tensors[0] is tensor]
 
     def _output_shape(self):
         return self.outputs[0].shape

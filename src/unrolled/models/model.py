@@ -8,9 +8,17 @@ and the other public methods hand it the model and return its results.
 
 from __future__ import annotations
 
-from unrolled.layers.base import Layer, set_weight_values, shape_str
+import functools
+
+import jax.numpy as jnp
+
+from unrolled.layers import tracking
+from unrolled.layers.base import Layer, _accepted, set_weight_values, shape_str
+from unrolled.layers.core import InputLayer, Masking
 from unrolled.layers.variables import StatelessScope
+from unrolled.models.jax_trainer import JaxTrainerFace
 from unrolled.training import optimizers as optimizers_module
+from unrolled.training import streaming
 from unrolled.training.compile_utils import CompileLoss, CompileMetrics
 from unrolled.training.data import num_samples
 from unrolled.training.predict import Predictor
@@ -18,7 +26,7 @@ from unrolled.training.spec import ModelSpec
 from unrolled.training.trainer import Trainer
 
 
-class Model(Layer):
+class Model(JaxTrainerFace, Layer):
     """A layer graph with Keras's training API; ``Model(inputs, outputs)`` is a functional one."""
 
     compiled = False
@@ -27,31 +35,74 @@ class Model(Layer):
 
     def __new__(cls, *args, **kwargs):
         """Dispatch ``Model(inputs, outputs)`` to the functional model, as Keras does."""
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
             from unrolled.models.functional import Functional
 
-            return super().__new__(Functional)
+            if cls is Model:
+                return super().__new__(Functional)
+            if not issubclass(cls, Functional) and (
+                    len(args) == 2 or (len(args) == 1 and "outputs" in kwargs)
+                    or ("inputs" in kwargs and "outputs" in kwargs)):
+                # a subclass built functionally (Keras's JAX guides: CustomModel(inputs,
+                # outputs)) becomes a functional model keeping the subclass's methods
+                return super().__new__(_functional_subclass(cls, Functional))
         return super().__new__(cls)
 
+    # ------------------------------------------------------- a subclassed model
+    # A user's ``class Net(Model)`` with ``call``: its layers are the tracked attributes, it
+    # builds by running ``call`` once, and its forward is ``call`` (one output, no mask).
+    @property
+    def layers(self) -> list:
+        """The layers assigned as attributes (Keras's ``Model.layers`` of a subclassed model)."""
+        return tracking.sublayers(self)
+
+    def build(self, input_shape=None) -> None:
+        """Build a subclassed model by running its ``call`` once on zeros of ``input_shape``."""
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model {self.name!r} needs an input shape to build, e.g. "
+                             "model.build((None, 24, 1)).")
+        self._build_shape = input_shape
+        self._build_by_run(input_shape)  # inside the name scope `Layer`'s build wrapper opens
+
     def _forward_layers(self, x, training: bool):
-        raise NotImplementedError
+        y = self.call(x, **_accepted(self, {"training": training}))
+        return y, (None if not isinstance(y, (list, tuple)) else [None] * len(y))
+
+    def _summary_rows(self):
+        return [(layer, layer.__dict__.get("_first_output_shape", ("?",)))
+                for layer in self.layers]
+
+    def _input_specs_subclassed(self) -> list:
+        shape = self.__dict__.get("_build_shape")
+        return [] if shape is None or isinstance(shape, list) else [("input", tuple(shape))]
 
     # ------------------------------------------------- the contract with training
-    def _stateless_forward(self, tv, ntv, x, training: bool, rng):
+    def _stateless_forward(self, tv, ntv, x, training: bool, rng, return_losses: bool = False):
         """Run the pure forward: ``(tv, ntv, x, training, rng) -> (y, mask, new ntv)``.
 
         ``ntv`` holds the non-trainable weights' values, then (where the model has stateful
         RNNs) the states' values; their new values come back in the same places (see
-        `training.spec`).
+        `training.spec`). With ``return_losses`` a fourth result is the sum of the model's
+        losses (`Layer.losses` evaluated on ``tv``), each a scalar: an empty list for none.
         """
         variables = [*self.non_trainable_weights, *_state_variables(self)][: len(ntv)]
         # strict=False: tv and ntv come from the caller and are not length-checked here (the
         # slice above only bounds `variables` by ntv), so keep zip's truncating behaviour.
         mapping = [*zip(self.trainable_weights, tv, strict=False),
                    *zip(variables, ntv, strict=False)]
-        with StatelessScope(mapping, rng=rng) as scope:
+        if return_losses:
+            for layer in [self, *tracking.all_sublayers(self)]:
+                layer.__dict__.get("_loss_ids", set()).clear()
+        with StatelessScope(mapping, rng=rng, collect_losses=return_losses) as scope, \
+                tracking.outer_call(None):
             y, mask = self._forward_layers(x, training)
-        return y, mask, [scope.get(v) for v in variables]
+            added = _added_losses(self.losses) if return_losses else None
+            if scope.losses:  # losses added in a call: a function of the batch's rows
+                self.__dict__["_row_losses_seen"] = True
+        new_ntv = [scope.get(v) for v in variables]
+        return (y, mask, new_ntv, added) if return_losses else (y, mask, new_ntv)
 
     def _training_spec(self) -> ModelSpec:
         """Return what training needs: the pure forward and plain data (`ModelSpec`)."""
@@ -62,17 +113,39 @@ class Model(Layer):
             non_trainable=[*self.non_trainable_weights, *states], n_states=len(states),
             inputs=self._input_specs(), multi_input=len(self._input_specs()) > 1,
             output_names=self._output_names(), output_shapes=self._output_shape_list(),
-            multi_output=self._has_output_list(), rows_independent=self._rows_are_independent())
+            multi_output=self._has_output_list(), rows_independent=self._rows_are_independent(),
+            input_checks=tuple(self._input_checks()), mask_value=self._leading_mask_value(),
+            loss_forward=functools.partial(self._stateless_forward, return_losses=True),
+            constraints=tuple((i, w.constraint) for i, w in enumerate(self.trainable_weights)
+                              if w.constraint is not None),
+            row_losses=self._row_losses)
+
+    def _row_losses(self) -> bool:
+        """Whether added losses depend on the batch's rows (see `training.spec.ModelSpec`)."""
+        return self.__dict__.get("_row_losses_seen", False) or any(
+            layer.__dict__.get("activity_regularizer") is not None
+            for layer in [self, *tracking.all_sublayers(self)])
 
     def _input_specs(self) -> list:
         """``(name, batch shape)`` of each input (empty while unknown)."""
+        return self._input_specs_subclassed()
+
+    def _input_checks(self) -> list:
+        """``(input index, check(array, what))`` pairs run on the host before any step."""
         return []
+
+    def _leading_mask_value(self) -> float | None:
+        """Return the mask value of a `Masking` layer taking the (only) input first, or None."""
+        first = [la for la in getattr(self, "layers", []) if not isinstance(la, InputLayer)][:1]
+        if len(self._input_specs()) > 1 or not first or not isinstance(first[0], Masking):
+            return None
+        return float(first[0].mask_value)
 
     def _output_names(self) -> list[str]:
-        return []
+        return ["output_0"]
 
     def _output_shape_list(self) -> list:
-        return []
+        return [None]  # traced from the data (`training.data.output_shapes`)
 
     def _has_output_list(self) -> bool:
         return False
@@ -81,7 +154,8 @@ class Model(Layer):
         # Every built-in layer computes each row on its own at inference; a stateful RNN carries
         # rows across batches and a user-defined layer may mix them, so those keep one batch
         # per predict call.
-        return not _state_variables(self) and all(
+        return not _state_variables(self) and type(self).__module__.startswith("unrolled.") \
+            and all(
             type(layer).__module__.startswith("unrolled.") for layer in _walk_layers(self))
 
     # --------------------------------------------------------------- training API
@@ -129,7 +203,10 @@ class Model(Layer):
         """Train for ``epochs`` epochs; returns a `History` (Keras semantics).
 
         Args:
-            x: inputs ``(N, T, F)`` (a list or dict by input name for several inputs).
+            x: inputs ``(N, T, F)`` (a list or dict by input name for several inputs), or a
+                generator, iterable or `PyDataset` of ``(x, y[, sample_weight])`` batches
+                (then no ``y``, ``batch_size`` or ``sample_weight``; see
+                `unrolled.training.streaming`).
             y: labels fitting the output (a list or dict by output name for several).
             batch_size: samples per step (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
@@ -142,8 +219,9 @@ class Model(Layer):
                 (the integer label, or the argmax of a one-hot label), as Keras.
             sample_weight: per-sample weights ``(N,)``.
             initial_epoch: epoch to start at (for resuming).
-            steps_per_epoch: must be None (arrays define the epoch; no generators).
-            validation_steps: must be None (as ``steps_per_epoch``).
+            steps_per_epoch: batches per epoch from a generator or PyDataset (continuing where
+                the last epoch stopped, as Keras); None: one pass. Not with arrays.
+            validation_steps: batches of a generator ``validation_data`` per validation.
             validation_batch_size: batch size for validation (default: ``batch_size``).
             validation_freq: validate every N epochs (int) or at these 1-based epochs (list).
 
@@ -155,6 +233,11 @@ class Model(Layer):
             NaNLossError: when the loss becomes NaN or infinite (names epoch and batch).
 
         """
+        if self._has_custom_train_step():  # Keras's JAX `train_step(state, data)` override
+            return self._fit_custom(
+                x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         return self._compiled_trainer("fit").fit(
             self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
@@ -167,16 +250,32 @@ class Model(Layer):
         A list ``[loss, *metrics]`` (a float with no metrics), or a dict with ``return_dict=True``.
         """
         trainer = self._compiled_trainer("evaluate")
+        if streaming.is_stream(x):
+            streaming.check_stream_arguments("evaluate", y, batch_size, sample_weight)
+            return trainer.results(trainer.evaluate_stream(self, x, steps), return_dict)
+        if steps is not None:
+            raise ValueError("evaluate: steps applies to a generator, iterable or PyDataset x; "
+                             "with arrays leave it None.")
         self._require_built("evaluate")
         logs = trainer.evaluate_logs(self, x, y, sample_weight,
                                      32 if batch_size is None else batch_size)
         return trainer.results(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Return the model's outputs for ``x`` as a NumPy array, batch by batch."""
-        self._require_built("predict")
+        """Return the model's outputs for ``x`` as a NumPy array, batch by batch.
+
+        ``x`` may also be a generator, iterable or `PyDataset` of batches (``x`` alone or
+        ``(x, ...)``; ``steps`` batches, or one pass).
+        """
         if self._predictor is None:
             self._predictor = Predictor(self._stateless_forward)
+        if streaming.is_stream(x):
+            streaming.check_stream_arguments("predict", batch_size=batch_size)
+            return streaming.predict_stream(self._predictor, self, x, steps)
+        if steps is not None:
+            raise ValueError("predict: steps applies to a generator, iterable or PyDataset x; "
+                             "with arrays leave it None.")
+        self._require_built("predict")
         return self._predictor(self._training_spec(), x, batch_size)
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
@@ -320,6 +419,23 @@ class Model(Layer):
         from unrolled.io import weights_h5
 
         weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with `Functional` behind it, as Keras injects it for ``cls(inputs, outputs)``."""
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, functional),
+                                           {"__module__": cls.__module__,
+                                            "__qualname__": cls.__qualname__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
+
+
+def _added_losses(losses) -> list:
+    """Return each added loss summed to a float32 scalar, as Keras's trainer aggregates them."""
+    return [jnp.sum(jnp.asarray(v, jnp.float32)) for v in losses]
 
 
 def _bytes(n: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from unrolled.layers.base import KerasTensor, Layer
 from unrolled.layers.core import InputLayer
+from unrolled.layers.embedding import Embedding
 from unrolled.layers.variables import name_scope
 from unrolled.models.functional_config import model_layer_spec
 from unrolled.models.model import Model
@@ -50,6 +51,9 @@ class Sequential(Model):
         for layer in self._layers:
             out.extend(layer.weights)
         return out
+
+    def _variable_children(self) -> list:
+        return list(self._layers)
 
     @property
     def trainable_weights(self):
@@ -127,7 +131,7 @@ class Sequential(Model):
         self._input_batch_shape = input_shape
         shapes = []
         shape = input_shape
-        with name_scope(self.name):
+        with name_scope(self.name, owner=self):  # the build wrapper opened it
             for layer in self._layers:
                 layer._maybe_build(shape)
                 shape = layer.compute_output_shape(shape)
@@ -140,11 +144,22 @@ class Sequential(Model):
             return []
         return [("input_layer", tuple(self._input_batch_shape))]
 
+    def _input_checks(self) -> list:
+        """Return the host checks of inputs: a first `Embedding`'s ids (`Embedding.check_ids`)."""
+        first = self.layers[0] if self.layers else None
+        return [(0, first.check_ids)] if isinstance(first, Embedding) else []
+
     def _output_names(self) -> list[str]:
         return [self._layers[-1].name] if self._layers else []
 
     def _output_shape_list(self) -> list:
         return [self._output_shapes[-1]] if self.built and self._output_shapes else []
+
+    def _check_x(self, x, what: str):
+        x = super()._check_x(x, what)
+        if self.layers and isinstance(self.layers[0], Embedding):  # ids checked on the host
+            self.layers[0].check_ids(x, what)
+        return x
 
     def _output_shape(self):
         return self._output_shapes[-1]

@@ -5,6 +5,10 @@ benchmark LSTM's train step 0.3-0.4 s faster (1.29 s instead of 1.70 s at 16 uni
 as fast or faster (1.18x at 16 units, 1.01x at 128; interleaved, BENCHMARKS.md). The options
 travel with each jitted function (``jax.jit(compiler_options=...)``), so nothing global changes
 and other JAX code in the process keeps XLA's defaults. Other backends get no options.
+
+The options depend on the backend, so `jit` builds the `jax.jit` at its first use: importing
+unrolled must not start XLA's backend, or `unrolled.distribution.initialize` (which calls
+`jax.distributed.initialize`, allowed only before the backend starts) could not follow it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,28 @@ def jit(fun=None, **kwargs):
     """
     if fun is None:
         return functools.partial(jit, **kwargs)
-    return jax.jit(fun, compiler_options=compiler_options(), **kwargs)
+    return _LazyJit(fun, kwargs)
+
+
+class _LazyJit:
+    """A `jax.jit` of `fun` built at its first call or attribute access (`.lower`, ...)."""
+
+    def __init__(self, fun, kwargs: dict):
+        functools.update_wrapper(self, fun)
+        self._fun, self._kwargs, self._jitted = fun, kwargs, None
+
+    def _get(self):
+        if self._jitted is None:
+            self._jitted = jax.jit(self._fun, compiler_options=compiler_options(), **self._kwargs)
+        return self._jitted
+
+    def __call__(self, *args, **kwargs):
+        return self._get()(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_fun", "_kwargs", "_jitted"):
+            raise AttributeError(name)
+        return getattr(self._get(), name)
 
 
 def to_device(value, dtype=None) -> jax.Array:
@@ -55,3 +80,17 @@ def to_device(value, dtype=None) -> jax.Array:
         return value if dtype is None or value.dtype == np.dtype(dtype) else value.astype(dtype)
     a = np.asarray(value, dtype=dtype)
     return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False))
+
+
+def to_host(value) -> np.ndarray:
+    """Return an array as NumPy, gathering a global array split over several processes.
+
+    Every process must call it for such an array (the gather is a collective); any other
+    array is simply fetched (``np.asarray``).
+    """
+    if isinstance(value, jax.Array) and not value.is_fully_addressable \
+            and not value.is_fully_replicated:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
+    return np.asarray(value)

@@ -2,6 +2,14 @@
 
 They accept layer `Variable`s as well as arrays, like ``keras.ops``, so a custom cell written
 for Keras (``ops.matmul(inputs, self.kernel)``) runs unchanged with ``from unrolled import ops``.
+Each name takes Keras's arguments; on JAX they are ``jax.numpy``'s, which is what Keras's JAX
+backend calls too. `nn_ops` holds the activations, `core_ops` the control flow.
+
+Example:
+    >>> from unrolled import ops
+    >>> ops.tile(ops.expand_dims(ops.arange(3), axis=-1), [1, 2]).tolist()
+    [[0, 0], [1, 1], [2, 2]]
+
 """
 
 from __future__ import annotations
@@ -86,3 +94,23 @@ logical_or = _wrap(jnp.logical_or)
 logical_not = _wrap(jnp.logical_not)
 any = _wrap(jnp.any)  # noqa: A001 - keras.ops name
 all = _wrap(jnp.all)  # noqa: A001 - keras.ops name
+
+# The rest of keras.ops' numpy family, each the jax.numpy function of the same name.
+_SAME_NAME = (
+    "absolute", "amax", "amin", "append", "arange", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "average", "broadcast_to",
+    "ceil", "copy", "cos", "cosh", "count_nonzero", "cumprod", "cumsum", "diag", "diagonal",
+    "diff", "einsum", "empty", "expm1", "eye", "flip", "floor", "floor_divide", "full",
+    "full_like", "greater", "greater_equal", "hstack", "identity", "isclose", "isfinite", "isinf",
+    "isnan", "less", "less_equal", "linspace", "log10", "log1p", "log2", "logaddexp",
+    "logical_xor", "median", "meshgrid", "mod", "moveaxis", "nan_to_num", "ndim", "outer", "pad",
+    "prod", "reciprocal", "repeat", "roll", "round", "sign", "sin", "sinh", "size", "sort", "std",
+    "swapaxes", "take", "take_along_axis", "tan", "tensordot", "tile", "trace", "tri", "tril",
+    "triu", "true_divide", "var", "vdot", "vstack",
+)
+globals().update({_name: _wrap(getattr(jnp, _name)) for _name in _SAME_NAME})
+
+
+def array(x, dtype=None):
+    """Return ``x`` as a JAX array (``keras.ops.array``)."""
+    return jnp.asarray(_unwrap(x), dtype=dtype)

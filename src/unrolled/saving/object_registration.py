@@ -20,12 +20,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from unrolled.saving import custom_objects as _user
+
 #: the kinds of names, as Keras's module names
-KINDS = ("layers", "activations", "initializers", "losses", "metrics", "optimizers", "schedules")
+KINDS = ("layers", "activations", "initializers", "losses", "metrics", "optimizers", "schedules",
+         "regularizers", "constraints")
 #: how an error message names one object of a kind
 NOUNS = {"layers": "layer", "activations": "activation", "initializers": "initializer",
          "losses": "loss", "metrics": "metric", "optimizers": "optimizer",
-         "schedules": "learning-rate schedule"}
+         "schedules": "learning-rate schedule", "regularizers": "regularizer",
+         "constraints": "constraint"}
 
 _OBJECTS: dict[str, dict[str, object]] = {kind: {} for kind in KINDS}
 _BASES: dict[str, type] = {}
@@ -103,7 +107,8 @@ def find(kind: str, name: str, custom_objects: dict | None = None,
          module: str | None = None, registered_only: bool = False):
     """Return the object called ``name``, or ``None``.
 
-    Looked up in ``custom_objects``, then the registered names of ``kind``, then (unless
+    Looked up in ``custom_objects``, then a user's names (`custom_object_scope`, then
+    `register_keras_serializable`'s table), then the registered names of ``kind``, then (unless
     ``registered_only``) among the defined subclasses of the kind's base class, preferring one
     from ``module`` when several share the name.
 
@@ -117,6 +122,9 @@ def find(kind: str, name: str, custom_objects: dict | None = None,
         return None
     if custom_objects and name in custom_objects:
         return custom_objects[name]
+    user = _user.get_registered_object(name)
+    if user is not None:
+        return user
     if name in table:
         return table[name]
     base = _BASES.get(kind)

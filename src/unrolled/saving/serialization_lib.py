@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 
+from unrolled.saving import custom_objects as _user
 from unrolled.saving import object_registration
 
 BUILTIN_MODULE = "keras.layers"
@@ -42,7 +43,7 @@ def serialize_layer(layer) -> dict:
         return {"module": BUILTIN_MODULE, "class_name": name, "config": config,
                 "registered_name": None}
     return {"module": type(layer).__module__, "class_name": name, "config": config,
-            "registered_name": name}
+            "registered_name": _user.get_registered_name(type(layer))}
 
 
 def layer_class(name: str, custom_objects: dict | None = None, module: str | None = None):
@@ -100,7 +101,11 @@ def deserialize_layer(spec, custom_objects: dict | None = None):
             "A serialized layer must be a dict with 'class_name' and 'config' (the output of "
             f"serialize_layer or of get_config of the wrapping layer); received {spec!r:.200}."
         )
-    cls = layer_class(spec["class_name"], custom_objects, spec.get("module"))
+    registered = spec.get("registered_name")
+    cls = (object_registration.find("layers", registered, custom_objects)
+           if isinstance(registered, str) and ">" in registered else None)
+    if cls is None:
+        cls = layer_class(spec["class_name"], custom_objects, spec.get("module"))
     config = dict(spec.get("config") or {})
     try:
         return from_config(cls, config, custom_objects)
@@ -110,3 +115,42 @@ def deserialize_layer(spec, custom_objects: dict | None = None):
         raise LayerConfigError(
             f"layer {config.get('name', '?')!r} ({spec['class_name']}) could not be rebuilt "
             f"from its config: {exc}") from exc
+
+
+def serialize_object(kind: str, keras_module: str, obj) -> dict | None:
+    """Return Keras's ``{"module", "class_name", "config", "registered_name"}`` of a small object.
+
+    For regularizers, constraints and the like (``kind`` in the registry): a built-in class is
+    written under ``keras_module`` with ``registered_name=None``, as Keras writes its own;
+    another class under its Python module and name. None stays None.
+    """
+    if obj is None:
+        return None
+    name = type(obj).__name__
+    builtin = object_registration.is_registered(kind, name)
+    return {"module": keras_module if builtin else type(obj).__module__, "class_name": name,
+            "config": obj.get_config(), "registered_name": None if builtin else name}
+
+
+def get_object(kind: str, identifier, custom_objects: dict | None = None):
+    """Resolve a ``kind`` object from None, a name, a config dict, a class or a callable.
+
+    Raises:
+        ValueError: for an unknown name (the valid ones and the closest) or an identifier that
+            is none of these.
+
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = object_registration.get_registered_object(
+            kind, identifier.get("registered_name") or identifier["class_name"], custom_objects)
+        return cls.from_config(identifier.get("config") or {})
+    if isinstance(identifier, str):
+        identifier = object_registration.get_registered_object(kind, identifier, custom_objects)
+    if inspect.isclass(identifier):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret {object_registration.NOUNS[kind]} identifier: "
+                     f"{identifier}")

@@ -74,6 +74,7 @@ def check_inputs(x, spec, what: str):
         x = as_float_array(x, f"The input x passed to {what}")
         if spec.inputs:
             _check_shape(x, spec.inputs[0][1], what)
+        _run_input_checks([x], spec, what)
         return x
     names = [name for name, _ in spec.inputs]
     shapes = [shape for _, shape in spec.inputs]
@@ -102,7 +103,20 @@ def check_inputs(x, spec, what: str):
     if len(counts) > 1:
         raise ValueError(f"{what}: all inputs need the same number of samples; received "
                          f"{[a.shape[0] for a in arrays]}.")
+    _run_input_checks(arrays, spec, what)
     return Arrays(arrays)
+
+
+def _run_input_checks(arrays: list, spec, what: str) -> None:
+    for a in arrays:
+        if 0 in a.shape[1:]:
+            raise ValueError(
+                f"{what}: received inputs of shape {a.shape}, with an axis of length 0 (axis "
+                f"{a.shape.index(0, 1)}; axis 1 is time): zero-length sequences cannot be "
+                "processed. Drop empty sequences, or pad them to one step and mask it."
+            )
+    for index, check in spec.input_checks:
+        check(arrays[index], what)
 
 
 def _check_shape(x: np.ndarray, expected, what: str) -> None:
@@ -123,7 +137,7 @@ def _check_shape(x: np.ndarray, expected, what: str) -> None:
 def output_shapes(spec, x) -> list[tuple]:
     """Return the output shapes (batch axis None); sizes left open are traced for ``x``."""
     shapes = list(spec.output_shapes)
-    if all(d is not None for s in shapes for d in s[1:]):
+    if all(s is not None and all(d is not None for d in s[1:]) for s in shapes):
         return [(None, *s[1:]) for s in shapes]
     rows = x.arrays if isinstance(x, Arrays) else [x]
     specs = [jax.ShapeDtypeStruct((1, *np.shape(a)[1:]), jnp.float32) for a in rows]
@@ -133,6 +147,32 @@ def output_shapes(spec, x) -> list[tuple]:
     outs = jax.eval_shape(lambda v: spec.forward(tv, ntv, v, False, None)[0], x_spec)
     outs = outs if spec.multi_output else [outs]  # shapes only: nothing runs or compiles
     return [(None, *o.shape[1:]) for o in outs]
+
+
+def check_batch_size(batch_size, what: str, n: int | None = None) -> int:
+    """Return ``batch_size`` as a positive int (32 for None), clipped to ``n`` rows as Keras.
+
+    Refuses 0, negative, bool and float values (``2.5``) with a ValueError naming ``what``:
+    ``int()`` would truncate them silently.
+    """
+    if batch_size is None:
+        batch_size = 32
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+            or batch_size <= 0):
+        raise ValueError(f"{what}: batch_size must be a positive integer (or None for 32); "
+                         f"received {batch_size!r}.")
+    batch_size = int(batch_size)
+    return batch_size if not n else min(batch_size, n)
+
+
+def evaluation_batch_size(batch_size: int, n: int) -> int:
+    """``batch_size`` bounded for evaluating ``n`` rows: at most the power of two >= ``n``.
+
+    A batch size far above the data would pad every step to it (memory for nothing); bounding
+    it by a power of two rather than ``n`` itself keeps a small validation set on the batch
+    shape already compiled (padded rows weigh 0, so the numbers are the same).
+    """
+    return batch_size if batch_size <= n else min(batch_size, 1 << max(n - 1, 0).bit_length())
 
 
 def batches(n: int, batch_size: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -60,6 +60,13 @@ def _check_one(y, x, out, loss, what: str) -> np.ndarray:
         losses_module.squeeze_or_expand_to_same_rank,
         jax.ShapeDtypeStruct([1 if d is None else d for d in y_shape], jnp.float32),
         jax.ShapeDtypeStruct([1 if d is None else d for d in filled], jnp.float32))
+    if getattr(loss, "fn", None) is losses_module.binary_crossentropy and y.size and (
+            y.min() < 0 or y.max() > 1):
+        warnings.warn(
+            f"{what}: binary_crossentropy labels should be in [0, 1] (probabilities of the "
+            f"positive class); found values in [{float(y.min()):g}, {float(y.max()):g}], which "
+            "give a meaningless (possibly negative) loss. Map the labels to 0/1 (e.g. -1 -> 0), "
+            "or use categorical_crossentropy for several classes.", UserWarning, stacklevel=6)
     if getattr(loss, "sparse_labels", False):
         _check_sparse_labels(y, out, loss, what)
     elif t.shape != p.shape:
@@ -105,7 +112,18 @@ def sample_weights(sample_weight, n: int) -> np.ndarray:
     sw = as_float_array(sample_weight, "sample_weight")
     if sw.shape[0] != n:
         raise ValueError(f"sample_weight has {sw.shape[0]} entries but x has {n} samples.")
+    _warn_negative(sw, "sample_weight")
     return sw
+
+
+def _warn_negative(weights: np.ndarray, what: str) -> None:
+    if weights.size and weights.min() < 0:
+        count = int(np.sum(weights < 0))
+        warnings.warn(f"{what} holds {count} negative weight(s) (first: "
+                      f"{float(weights[weights < 0].ravel()[0]):g}); a negative weight rewards "
+                      "the loss it should penalise, so training pushes those samples away from "
+                      "their labels. Use weights >= 0 (0 drops a sample).", UserWarning,
+                      stacklevel=6)
 
 
 def class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndarray:
@@ -127,7 +145,16 @@ def class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndarr
         labels = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[:, 0]
     labels = np.round(labels).astype(np.int64)
     weights = np.array([float(class_weight.get(int(c), 1.0)) for c in labels], np.float32)
-    missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in class_weight})
+    present = set(np.unique(labels).tolist())
+    absent = sorted(int(k) for k in class_weight if int(k) not in present)
+    if absent:
+        warnings.warn(f"class_weight names class(es) {absent} that do not occur in y (classes "
+                      f"present: {sorted(present)}); those weights are unused. Check the keys: "
+                      "they are the class indices of the labels (argmax of one-hot labels).",
+                      UserWarning, stacklevel=5)
+    _warn_negative(np.array([float(v) for v in class_weight.values()], np.float32),
+                   "class_weight")
+    missing = sorted(present - {int(k) for k in class_weight})
     if missing:
         warnings.warn(f"class_weight has no entry for class(es) {missing} present in the labels; "
                       "those samples get weight 1.0 (as in Keras). Add them to class_weight to "

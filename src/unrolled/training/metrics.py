@@ -23,6 +23,7 @@ from unrolled.ops.compile import to_device
 from unrolled.saving import object_registration
 from unrolled.training import losses as losses_module
 from unrolled.training.losses import squeeze_or_expand_to_same_rank
+from unrolled.training.metric_face import StatelessMetricMixin
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> jax.Array:
@@ -51,7 +52,7 @@ def sparse_categorical_accuracy(y_true, y_pred) -> jax.Array:
     return jnp.equal(y_true.astype(pred.dtype), pred).astype(jnp.float32)
 
 
-class Metric:
+class Metric(StatelessMetricMixin):
     """A streaming metric: running ``(total, count)`` reduced to a mean by `result`."""
 
     direction = "up"  # whether larger values are better (monitor callbacks' mode="auto")

@@ -25,6 +25,7 @@ import optax
 from unrolled.ops.compile import to_device
 from unrolled.saving import object_registration
 from unrolled.training import schedules as schedules_module
+from unrolled.training.optimizer_face import StatelessOptimizerMixin
 from unrolled.training.schedules import LearningRateSchedule
 
 _UNSUPPORTED = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
@@ -49,11 +50,12 @@ def _zeros_like(p) -> jax.Array:
     return to_device(np.zeros(np.shape(p), p.dtype))
 
 
-class Optimizer:
+class Optimizer(StatelessOptimizerMixin):
     """Base optimizer: learning rate (float or schedule), clipping and weight decay as Keras.
 
     Args:
-        learning_rate: a non-negative float or a `LearningRateSchedule`.
+        learning_rate: a non-negative float, a `LearningRateSchedule` or any callable
+            ``step -> lr`` (e.g. an optax schedule), evaluated at the iteration count.
         weight_decay: decoupled weight decay, ``w -= w * weight_decay * lr`` before each step.
         clipnorm: clip each gradient to this L2 norm.
         clipvalue: clip each gradient entry to ``[-clipvalue, clipvalue]``.
@@ -85,7 +87,7 @@ class Optimizer:
         self._schedule: LearningRateSchedule | None = None
         if isinstance(learning_rate, dict):
             learning_rate = schedules_module.get(learning_rate)
-        if isinstance(learning_rate, LearningRateSchedule):
+        if isinstance(learning_rate, LearningRateSchedule) or _is_schedule(learning_rate):
             self._schedule = learning_rate
             self._lr = None
         else:
@@ -170,6 +172,12 @@ class Optimizer:
     def get_config(self) -> dict:
         """Return the constructor arguments."""
         lr = self._lr
+        if self._schedule is not None and not isinstance(self._schedule, LearningRateSchedule):
+            raise ValueError(
+                f"{type(self).__name__}'s learning rate is a plain callable "
+                f"({getattr(self._schedule, '__name__', type(self._schedule).__name__)}), "
+                "which has no config to store; use a LearningRateSchedule subclass with "
+                "get_config to save it.")
         if self._schedule is not None:
             lr = {"class_name": type(self._schedule).__name__,
                   "config": self._schedule.get_config()}
@@ -397,6 +405,56 @@ class AdamW(Adam):
                          weight_decay=weight_decay, **kwargs)
 
 
+def _is_schedule(value) -> bool:
+    """Tell a callable learning rate from a number (optax schedules are plain functions)."""
+    return callable(value) and not isinstance(value, (jax.Array, np.ndarray, np.generic))
+
+
+class OptaxOptimizer(Optimizer):
+    """An ``optax.GradientTransformation`` as an unrolled optimizer (``compile(optimizer=tx)``).
+
+    The transformation owns its learning rate, clipping and schedule; the state is
+    ``OptState(iterations, 0.0, tx's state)``. Its state saves into ``.weights.h5`` files as
+    its leaves (`io.weights_h5`) and restores into a model compiled with the same
+    transformation; a ``.keras`` file cannot name the transformation, so such a model is
+    saved uncompiled, with a warning.
+    """
+
+    def __init__(self, tx: optax.GradientTransformation, name: str = "optax"):
+        super().__init__(learning_rate=0.0, name=name)
+        self.tx, self._lr = tx, None
+
+    @property
+    def learning_rate(self):
+        """Not readable: the rate lives inside the optax transformation."""
+        raise TypeError("This optimizer wraps an optax transformation, whose learning rate lives "
+                        "inside it; build it with optax.inject_hyperparams to change the rate, "
+                        "or use an unrolled optimizer with callbacks that read or set it.")
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        type(self).learning_rate.fget(self)
+
+    def transformation(self) -> optax.GradientTransformation:
+        """Return ``tx`` carrying the iteration count in `OptState`."""
+        tx = self.tx
+
+        def init(params):
+            return OptState(to_device(np.zeros((), np.int32)), to_device(0.0, np.float32),
+                            tx.init(params))
+
+        def update(grads, state, params=None):
+            updates, inner = tx.update(grads, state.slots, params)
+            return updates, OptState(state.iterations + 1, state.learning_rate, inner)
+
+        return optax.GradientTransformation(init, update)
+
+    def get_config(self) -> dict:
+        """Refuse: an optax transformation has no config to store (raises ValueError)."""
+        raise ValueError("An optax transformation cannot be written to a config; compile with "
+                         "an unrolled optimizer (e.g. 'adam') to save the optimizer.")
+
+
 _BY_NAME = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
 object_registration.register_all("optimizers", _BY_NAME)
 
@@ -413,12 +471,16 @@ def _lookup(name, custom_objects: dict | None) -> type[Optimizer]:
 def get(identifier, custom_objects: dict | None = None) -> Optimizer:
     """Resolve an optimizer from a name (``"adam"``), a config dict or an instance.
 
+    An optax ``GradientTransformation`` is wrapped in `OptaxOptimizer`.
+
     Raises:
         ValueError: for an unknown name, listing the valid ones and the closest.
 
     """
     if isinstance(identifier, Optimizer):
         return identifier
+    if isinstance(identifier, optax.GradientTransformation):
+        return OptaxOptimizer(identifier)
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _lookup(identifier["class_name"], custom_objects)
         return cls.from_config(identifier.get("config", {}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from unrolled.training import data
+from unrolled.training import data, distributed
 from unrolled.training.steps import make_predict_step
 
 # `predict` runs up to this many rows per compiled call when the model's rows are independent at
@@ -27,7 +27,12 @@ class Predictor:
     """Runs a model's pure forward for inference; one compiled variant per batch shape."""
 
     def __init__(self, forward):
+        self.forward = forward
         self.step = make_predict_step(forward)
+
+    def placement(self):
+        """Return the current distribution's `distributed.Placement` (None without one)."""
+        return distributed.current(self)
 
     def __call__(self, spec, x, batch_size: int | None):
         """Return the outputs for ``x`` as NumPy (a list of arrays for several outputs).
@@ -35,10 +40,20 @@ class Predictor:
         Stateful RNN states are read before the first batch, carried from batch to batch and
         written back at the end.
         """
+        batch_size = data.check_batch_size(batch_size, "predict")
         x = data.check_inputs(x, spec, "predict")
-        batch_size = 32 if batch_size is None else int(batch_size)
         n = x.shape[0]
-        batch_size = min(batch_size, max(n, 1))
+        if n == 0:  # no rows: empty outputs of the model's output shapes, nothing runs
+            empty = [np.zeros((0, *shape[1:]), np.float32) for shape in data.output_shapes(spec, x)]
+            return empty if spec.multi_output else empty[0]
+        batch_size = min(batch_size, n)
+        placed = self.placement()
+        if placed is not None:  # global batches, rows padded up to the replicas
+            batches = placed.array_batches((x,), np.arange(n), placed.round_up(batch_size))
+            outs = [out for out, _ in self.placed_outputs(placed, spec, batches)]
+            if isinstance(outs[0], list):
+                return [np.concatenate(parts, axis=0)[:n] for parts in zip(*outs, strict=True)]
+            return np.concatenate(outs, axis=0)[:n]
         idx, _ = data.batches(n, batch_size, np.arange(n))
         n_weights = len(spec.non_trainable) - spec.n_states
         tv = [w.value for w in spec.trainable]
@@ -61,3 +76,21 @@ class Predictor:
             return [np.asarray(jnp.concatenate(parts, axis=0))[:n]
                     for parts in zip(*outs, strict=True)]
         return np.asarray(jnp.concatenate(outs, axis=0))[:n]
+
+    def placed_outputs(self, placed, spec, batches):
+        """Yield ``(outputs, valid)`` as NumPy for global ``(x, ..., valid)`` batches.
+
+        The outputs come split over the batch axis and are gathered on every process; stateful
+        RNN states are carried from batch to batch and written back at the end.
+        """
+        n_weights = len(spec.non_trainable) - spec.n_states
+        step = placed.predict_step(spec, self.forward, n_weights)
+        tv = [w.value for w in spec.trainable]
+        ntv = [w.value for w in spec.non_trainable[:n_weights]]
+        states = [w.value for w in spec.non_trainable[n_weights:]]
+        for x, *_, valid in batches:
+            y, states = step(tv, ntv, states, x)
+            y = placed.fetch(list(y) if isinstance(y, (list, tuple)) else y)
+            yield y, placed.fetch(valid)
+        for var, value in zip(spec.non_trainable[n_weights:], states, strict=True):
+            var._value = value

@@ -11,6 +11,11 @@ inputs); ``training`` is a Python bool; ``rng`` a PRNG key or None. It returns t
 (None where an output has none; masked losses use them) and the new non-trainable values in
 the order they came in. Stateful RNN states are the last ``n_states`` non-trainable values:
 they are not weights (as in Keras), but travel through every step as non-trainable values do.
+
+Added losses (Keras's ``model.losses``: `Layer.add_loss`, activity and weight regularizers)
+come from ``loss_forward``, the same forward with a fourth result: a list of scalars, empty when
+the model has none (known at trace time, so a model without them compiles the very same step).
+``constraints`` pairs positions in ``trainable`` with the projection applied after each update.
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ class ModelSpec:
         multi_output: whether ``y`` is a list of outputs.
         rows_independent: whether inference treats every row on its own, so `predict` may
             run several batches per call.
+        mask_value: the value a leading ``Masking`` layer treats as padding, or None: a stream
+            of varying lengths may then be padded with it (`training.streaming`).
+        input_checks: ``(input index, check(array, what))`` pairs that `training.data` runs on
+            the host on every input before it reaches a step (e.g. an `Embedding`'s id range,
+            which cannot be checked inside ``jax.jit``).
+        loss_forward: ``forward`` returning ``(y, out_mask, non_trainable, added)`` where
+            ``added`` lists the model's added losses as scalars (Keras's ``model.losses``).
+        constraints: ``(index into trainable, constraint)`` pairs, applied after each update.
+        row_losses: ``() -> bool``: whether added losses depend on a batch's rows (activity
+            regularizers, losses added in ``call``), so a partial last batch must not be padded.
 
     """
 
@@ -51,3 +66,8 @@ class ModelSpec:
     output_shapes: list
     multi_output: bool
     rows_independent: bool
+    input_checks: tuple = ()
+    mask_value: float | None = None
+    loss_forward: Callable | None = None
+    constraints: tuple = ()
+    row_losses: Callable | None = None

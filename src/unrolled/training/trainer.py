@@ -13,19 +13,17 @@ freezes the weights at the last finite batch and is reported with its epoch and 
 
 from __future__ import annotations
 
-import math
+import warnings
 
 import numpy as np
 
-from unrolled.layers.random import SeedGenerator, numpy_rng
+from unrolled.layers.random import SeedGenerator
 from unrolled.ops.compile import to_device
 from unrolled.training import callbacks as callbacks_module
-from unrolled.training import data, labels
+from unrolled.training import data, distributed, labels, streaming
+from unrolled.training import epochs as epoch_loop
+from unrolled.training.epochs import NaNLossError
 from unrolled.training.steps import fresh_epoch_state, logs_of, make_eval_step, make_train_step
-
-
-class NaNLossError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite."""
 
 
 class Trainer:
@@ -37,13 +35,21 @@ class Trainer:
         self.train_step = self.eval_step = None
         self._tx = self._opt_lr = None
 
-    def prepare(self, spec) -> None:
-        """Create the optimizer state and the train step (once), and sync the learning rate."""
+    def prepare(self, spec, placed=None) -> None:
+        """Create the optimizer state and the train step (once), and sync the learning rate.
+
+        Under a distribution (``placed``, a `distributed.Placement`) the variables and the
+        optimizer state are placed on its mesh and its train step is built.
+        """
         if self.opt_state is None or self.train_step is None:
             self._tx = self.optimizer.transformation()
-            self.opt_state = self._tx.init([w.value for w in spec.trainable])
+            self.opt_state = None if placed is not None else \
+                self._tx.init([w.value for w in spec.trainable])
             self._opt_lr = self.optimizer._lr
-            self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx)
+            self.train_step = make_train_step(spec.forward, self.loss, self.metrics, self._tx,
+                                              spec.loss_forward, spec.constraints)
+        if placed is not None:
+            placed.place_trainer(self, spec)
         self.sync_learning_rate()
 
     def sync_learning_rate(self) -> None:
@@ -80,34 +86,35 @@ class Trainer:
             class_weight=None, sample_weight=None, initial_epoch=0, steps_per_epoch=None,
             validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train ``model`` (see `Model.fit` for the arguments); returns its `History`."""
-        batch_size, verbose = _check_fit_arguments(
-            x, y, batch_size, verbose, class_weight, sample_weight, validation_freq,
-            steps_per_epoch, validation_steps)
-        spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, class_weight, "fit")
-        if validation_data is None and validation_split:
-            (x, y, sw), validation_data = data.split_validation(x, y, sw, validation_split)
-        if x.shape[0] == 0:
-            raise ValueError("fit received 0 training samples.")
-        self._resolve_metrics(y, shapes)
-        self.prepare(spec)
+        placed = distributed.current(self)  # None without a distribution: the one-device path
+        spec, feed, verbose, validation_data, val_batch_size = self._fit_data(
+            model, x, y, batch_size, verbose, validation_split, validation_data, shuffle,
+            class_weight, sample_weight, epochs, initial_epoch, steps_per_epoch,
+            validation_steps, validation_batch_size, validation_freq, placed)
+        self.prepare(spec, placed)
         history = callbacks_module.History()
         cbs = [*(callbacks or []), history]  # Keras runs History after the user's callbacks
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger())
-        steps = math.ceil(x.shape[0] / batch_size)
-        history.params = params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        loop = _EpochLoop(self, model, spec, (x, y, sw), batch_size, shuffle,
-                          callbacks_module.CallbackList(cbs, model, params), cbs)
+        history.params = params = {"verbose": verbose, "epochs": epochs, "steps": feed.steps}
+        loop = epoch_loop.EpochLoop(self, model, spec, feed,
+                                    callbacks_module.CallbackList(cbs, model, params), cbs, placed)
         model.stop_training = False
         model.history = history
+        model._fit_seed_generator = loop.seeds  # the dropout keys' stream, for BackupAndRestore
         loop.callbacks.on_train_begin()
+        # A callback may set the epoch to resume at (BackupAndRestore), as Keras's trainer reads
+        # `_initial_epoch` after on_train_begin; each epoch reads the weights callbacks left.
+        initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch
+        model._initial_epoch = None
         for epoch in range(initial_epoch, epochs):
             loop.callbacks.on_epoch_begin(epoch)
             logs = loop.run(epoch, epochs)
-            if validation_data is not None and _should_eval(epoch, validation_freq):
-                vx, vy, *vsw = validation_data
-                val = self.evaluate_logs(model, vx, vy, vsw[0] if vsw else None,
-                                         validation_batch_size or batch_size)
+            if validation_data is not None and epoch_loop.should_eval(epoch, validation_freq):
+                if streaming.is_stream(validation_data):
+                    val = self.evaluate_stream(model, validation_data, validation_steps)
+                else:
+                    val = self._evaluate_checked(spec, *validation_data, val_batch_size)
                 logs.update({"val_" + k: v for k, v in val.items()})
             loop.callbacks.on_epoch_end(epoch, logs)
             if model.stop_training:
@@ -115,19 +122,118 @@ class Trainer:
         loop.callbacks.on_train_end()
         return history
 
+    def _fit_data(self, model, x, y, batch_size, verbose, validation_split, validation_data,
+                  shuffle, class_weight, sample_weight, epochs, initial_epoch, steps_per_epoch,
+                  validation_steps, validation_batch_size, validation_freq, placed):
+        """Check fit's arguments and data, build the model and resolve the metrics.
+
+        Returns ``(spec, feed, verbose, validation data, validation batch size)``.
+        """
+        if validation_steps is not None and not streaming.is_stream(validation_data):
+            raise ValueError("validation_steps applies to a generator, iterable or PyDataset "
+                             "validation_data; with arrays leave it None.")
+        if streaming.is_stream(x):
+            streaming.check_stream_arguments("fit", y, batch_size, sample_weight, class_weight)
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays (it holds out their last "
+                                 "samples); with a generator or PyDataset pass validation_data.")
+            verbose = epoch_loop.check_fit_arguments(
+                x, True, None, verbose, None, None, validation_freq, steps_per_epoch, None,
+                epochs, initial_epoch, streamed=True)[1]
+            feed = streaming.StreamFeed(model, x, steps_per_epoch, "fit", self.loss,
+                                        class_weight, placed)
+            spec = feed.spec  # builds an unbuilt model from the first batch, on this thread
+            fx, fy, _, _ = feed.checked(feed.first_batch())
+            self._resolve_metrics(fy, feed.output_shapes(fx))
+            batch_size = 32  # validation arrays' default batch size, as Keras
+        else:
+            batch_size, verbose = epoch_loop.check_fit_arguments(
+                x, y, batch_size, verbose, class_weight, sample_weight, validation_freq,
+                steps_per_epoch, validation_steps, epochs, initial_epoch)
+            spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, class_weight, "fit")
+            if validation_data is None and validation_split:
+                (x, y, sw), validation_data = data.split_validation(x, y, sw, validation_split)
+                validation_split = "checked"
+            if x.shape[0] == 0:
+                raise ValueError("fit received 0 training samples.")
+            self._resolve_metrics(y, shapes)
+        if validation_data is not None and validation_split != "checked" and \
+                not streaming.is_stream(validation_data):  # checked before epoch 1, not after
+            validation_data = self._validation_data(model, validation_data)
+        val_batch_size = batch_size if validation_batch_size is None else \
+            data.check_batch_size(validation_batch_size, "fit (validation_batch_size)")
+        if not streaming.is_stream(x):
+            batch_size = min(batch_size, x.shape[0])  # as Keras: one short batch, not padded rows
+            if placed is not None:  # a short batch padded to the replicas is the same batch
+                batch_size = placed.check_batch_size(
+                    placed.round_up(batch_size) if batch_size == x.shape[0] else batch_size,
+                    "fit")
+            feed = epoch_loop.ArrayFeed((x, y, sw), batch_size, shuffle, placed,
+                                        spec.row_losses)
+        if epochs <= initial_epoch:
+            warnings.warn(f"fit: epochs={epochs} <= initial_epoch={initial_epoch}, so nothing "
+                          "trains (epochs is the index of the last epoch, not a count); pass "
+                          f"epochs > {initial_epoch}.", UserWarning, stacklevel=4)
+        return spec, feed, verbose, validation_data, val_batch_size
+
     def evaluate_logs(self, model, x, y, sample_weight, batch_size: int) -> dict[str, float]:
         """Return the loss and metrics on ``(x, y)`` as Keras's logs."""
         spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, None, "evaluate")
+        if x.shape[0] == 0:
+            raise ValueError("evaluate received 0 samples; there is nothing to evaluate.")
         self._resolve_metrics(y, shapes)
-        if self.eval_step is None:
-            self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics)
+        return self._evaluate_checked(spec, x, y, sw, batch_size)
+
+    def _validation_data(self, model, validation_data):
+        """Check fit's ``validation_data`` as fit's own data; returns ``(x, y, sample_weight)``."""
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, "
+                             "y_val, sample_weight_val); received "
+                             f"{type(validation_data).__name__}"
+                             + (f" of length {len(validation_data)}"
+                                if isinstance(validation_data, (list, tuple)) else "") + ".")
+        vx, vy, *vsw = validation_data
+        _, vx, vy, vsw, _ = self._data(model, vx, vy, vsw[0] if vsw else None, None,
+                                       "fit (validation_data)")
+        if vx.shape[0] == 0:
+            raise ValueError("fit: validation_data holds 0 samples; pass None to skip "
+                             "validation.")
+        return vx, vy, vsw
+
+    def _evaluate_checked(self, spec, x, y, sw, batch_size) -> dict[str, float]:
+        """Return the loss and metrics on checked arrays (metrics already resolved)."""
         n = x.shape[0]
+        batch_size = data.evaluation_batch_size(data.check_batch_size(batch_size, "evaluate"), n)
+        placed = distributed.current(self)
+        if placed is not None:  # rows padded up to the replicas weigh 0: the same totals
+            return self._evaluate_batches(spec, placed.array_batches(
+                (x, y, sw), np.arange(n), placed.round_up(batch_size)), placed)
         idx, valid = data.batches(n, batch_size, np.arange(n))
-        tv, ntv = read_values(spec)
+        return self._evaluate_batches(
+            spec, (epoch_loop.rows((x, y, sw), idx[b], valid[b], spec.row_losses)
+                   for b in range(idx.shape[0])))
+
+    def evaluate_stream(self, model, source, steps) -> dict[str, float]:
+        """Return the loss and metrics over the batches of a generator, iterable or PyDataset."""
+        placed = distributed.current(self)
+        feed = streaming.StreamFeed(model, source, steps, "evaluate", self.loss, None, placed)
+        spec = feed.spec
+        fx, fy, _, _ = feed.checked(feed.first_batch())
+        self._resolve_metrics(fy, feed.output_shapes(fx))
+        return self._evaluate_batches(spec, feed.epoch(), placed)
+
+    def _evaluate_batches(self, spec, batches, placed=None) -> dict[str, float]:
+        if placed is not None:
+            step = placed.eval_step(self, spec)
+        else:
+            if self.eval_step is None:
+                self.eval_step = make_eval_step(spec.forward, self.loss, self.metrics,
+                                                spec.loss_forward)
+            step = self.eval_step
+        tv, ntv = epoch_loop.read_values(spec)
         es = fresh_epoch_state(self.metrics)
-        for b in range(idx.shape[0]):
-            i = idx[b]
-            es = self.eval_step(tv, ntv, es, x[i], y[i], sw[i], valid[b])
+        for x, y, sw, valid in batches:
+            es = step(tv, ntv, es, x, y, sw, valid)
         return logs_of(es, self.metrics)
 
     def train_on_batch(self, model, x, y, sample_weight=None) -> dict[str, float]:
@@ -135,15 +241,15 @@ class Trainer:
         spec, x, y, sw, shapes = self._data(model, x, y, sample_weight, None, "train_on_batch")
         self._resolve_metrics(y, shapes)
         self.prepare(spec)
-        tv, ntv = read_values(spec)
+        tv, ntv = epoch_loop.read_values(spec)
         es = fresh_epoch_state(self.metrics)
         key = SeedGenerator().next()
         tv, ntv, self.opt_state, es = self.train_step(
             tv, ntv, self.opt_state, es, x, y, sw, np.ones((x.shape[0],), np.float32), key)
         if bool(es["nan"]):
-            raise NaNLossError("The training loss is NaN or infinite on this batch; the weights "
-                               "were left unchanged.")
-        write_values(spec, tv, ntv)
+            raise NaNLossError("The training loss (or a weight after the update) is NaN or "
+                               "infinite on this batch; the weights were left unchanged.")
+        epoch_loop.write_values(spec, tv, ntv)
         self.optimizer.iterations = int(self.opt_state.iterations)
         return logs_of(es, self.metrics)
 
@@ -158,98 +264,3 @@ class Trainer:
         """Compiled variants of the train and eval steps."""
         return {name: 0 if fn is None else fn._cache_size()
                 for name, fn in (("train", self.train_step), ("eval", self.eval_step))}
-
-
-class _EpochLoop:
-    """One fit's epochs: shuffled batch plans, the jitted steps and the per-batch callbacks."""
-
-    def __init__(self, trainer, model, spec, arrays, batch_size, shuffle, cblist, cbs):
-        self.trainer, self.model, self.spec, self.arrays = trainer, model, spec, arrays
-        self.batch_size, self.shuffle, self.callbacks = batch_size, shuffle, cblist
-        self.n = arrays[0].shape[0]
-        self.steps = math.ceil(self.n / batch_size)
-        bar_cb = next((c for c in cbs if isinstance(c, callbacks_module.ProgbarLogger)), None)
-        self.bar = None if bar_cb is None else bar_cb.bar
-        self.per_batch = cblist.wants_batch_logs()
-        self.nan_stops = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
-        self.seeds = SeedGenerator()
-
-    def run(self, epoch: int, epochs: int) -> dict[str, float]:
-        """Train one epoch; returns its logs."""
-        t, spec, (x, y, sw) = self.trainer, self.spec, self.arrays
-        t.sync_learning_rate()
-        order = numpy_rng().permutation(self.n) if self.shuffle else np.arange(self.n)
-        idx, valid = data.batches(self.n, self.batch_size, order)
-        es = fresh_epoch_state(t.metrics)
-        base_key = self.seeds.next()
-        tv, ntv = read_values(spec)  # weights and RNN states, as callbacks may have left them
-        for b in range(self.steps):
-            if self.per_batch:
-                self.callbacks.on_train_batch_begin(b)
-            i = idx[b]
-            tv, ntv, t.opt_state, es = t.train_step(
-                tv, ntv, t.opt_state, es, x[i], y[i], sw[i], valid[b], base_key)
-            if self.per_batch:
-                write_values(spec, tv, ntv)
-                self.callbacks.on_train_batch_end(b, logs_of(es, t.metrics))
-                t.sync_learning_rate()
-                if self.model.stop_training:
-                    break
-                tv, ntv = read_values(spec)
-            if self.bar is not None and self.bar.due() and b + 1 < self.steps:
-                self.bar.update(b + 1, logs_of(es, t.metrics))
-        write_values(spec, tv, ntv)
-        t.optimizer.iterations = int(t.opt_state.iterations)
-        if bool(es["nan"]) and not self.nan_stops:
-            raise NaNLossError(
-                f"The training loss became NaN or infinite at epoch {epoch + 1} (of "
-                f"{epochs}), batch {int(es['nan_step']) + 1} (of {self.steps}). Training "
-                "stopped; the weights are those after the last finite batch. Check the inputs "
-                "and labels for extreme values, lower the learning rate, or clip gradients "
-                "(e.g. Adam(clipnorm=1.0))."
-            )
-        return logs_of(es, t.metrics)
-
-
-def read_values(spec) -> tuple[list, list]:
-    """Return the current values of the spec's trainable and non-trainable variables."""
-    return [w.value for w in spec.trainable], [w.value for w in spec.non_trainable]
-
-
-def write_values(spec, tv, ntv) -> None:
-    """Store new values in the spec's variables (weights, then RNN states)."""
-    for w, v in zip(spec.trainable, tv, strict=True):
-        w._value = v
-    for w, v in zip(spec.non_trainable, ntv, strict=True):
-        w._value = v
-
-
-def _check_fit_arguments(x, y, batch_size, verbose, class_weight, sample_weight,
-                         validation_freq, steps_per_epoch, validation_steps):
-    """Keras's argument rules for `fit`; returns ``(batch_size, verbose)`` as ints."""
-    if class_weight is not None and sample_weight is not None:
-        raise ValueError("fit: pass either `class_weight` or `sample_weight`, not both "
-                         "(Keras rejects the combination too); fold the class weights into "
-                         "sample_weight yourself to combine them.")
-    ok = (isinstance(validation_freq, int) and not isinstance(validation_freq, bool)
-          and validation_freq > 0) or (isinstance(validation_freq, (list, tuple))
-                                       and all(isinstance(e, int) for e in validation_freq))
-    if not ok:
-        raise ValueError(f"validation_freq must be a positive int (validate every N epochs) or a "
-                         f"list of 1-based epoch numbers; received {validation_freq!r}.")
-    if steps_per_epoch is not None or validation_steps is not None:
-        raise ValueError("steps_per_epoch/validation_steps need a generator; unrolled fits "
-                         "arrays, so leave them None.")
-    if x is None or y is None:
-        raise ValueError("fit needs both x and y arrays.")
-    batch_size = 32 if batch_size is None else int(batch_size)
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer; received {batch_size}.")
-    return batch_size, 1 if verbose == "auto" else int(verbose)
-
-
-def _should_eval(epoch: int, freq) -> bool:
-    """Keras's rule: ``freq`` an int -> every ``freq`` epochs; a list -> those 1-based epochs."""
-    if isinstance(freq, int):
-        return (epoch + 1) % freq == 0
-    return (epoch + 1) in freq

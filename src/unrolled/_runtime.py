@@ -51,7 +51,7 @@ def tune_allocator(force: bool = False) -> bool:
     off (``force=True`` applies it anyway).
 
     Example:
-        >>> from unrolled.training.runtime import tune_allocator
+        >>> from unrolled._runtime import tune_allocator
         >>> isinstance(tune_allocator(), bool)
         True
 
