@@ -9,46 +9,24 @@ bounded timeout; the two-process run uses jax.distributed on 127.0.0.1 with gloo
 """
 
 import json
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import subprocs
 
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
 TIMEOUT = 120
 TOL = 1e-5
 
 
-def _env(devices):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
-    env.pop("KERAS_BACKEND", None)
-    return env
-
-
 def _worker(mode, out, devices, *extra):
-    return subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), mode, str(out),
-                             *map(str, extra)], env=_env(devices), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocs.launch("dist_worker.py", mode, out, devices, *extra)
 
 
 def _run(*procs):
-    outputs = []
-    try:
-        for p in procs:
-            outputs.append(p.communicate(timeout=TIMEOUT)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, text in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, text[-3000:]
+    subprocs.wait(*procs, timeout=TIMEOUT)
 
 
 def _load(path):
@@ -94,14 +72,8 @@ def test_model_parallel_sharded_lstm_kernel_equals_one_device(reference, tmp_pat
     _assert_same_training(run, reference)  # gradients of step 0 (g*), losses, weights
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_processes_of_two_devices_equal_one_device(reference, tmp_path):
-    port = _free_port()
+    port = subprocs.free_port()
     _run(*(_worker("mp", tmp_path, 2, pid, port) for pid in (0, 1)))
     for pid in (0, 1):
         run, info = _load(tmp_path / f"mp{pid}.npz")

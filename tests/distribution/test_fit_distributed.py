@@ -10,48 +10,25 @@ processes from a ModelCheckpoint written by process 0 equals the uninterrupted r
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import subprocs
 
-HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
 TIMEOUT = 150
 TOL = 1e-5
 
 
 def _worker(mode, out, devices, *extra):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
-    env.pop("KERAS_BACKEND", None)
-    return subprocess.Popen([sys.executable, str(HERE / "fit_worker.py"), mode, str(out),
-                             *map(str, extra)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocs.launch("fit_worker.py", mode, out, devices, *extra)
 
 
 def _run(*procs):
-    outputs = []
-    try:
-        for p in procs:
-            outputs.append(p.communicate(timeout=TIMEOUT)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, text in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, text[-3000:]
+    subprocs.wait(*procs, timeout=TIMEOUT)
 
 
 def _pair(mode, out):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = subprocs.free_port()
     _run(*(_worker(mode, out, 2, pid, port) for pid in (0, 1)))
 
 
