@@ -168,7 +168,7 @@ def main(argv=None) -> int:
         got = subprocess.run([python, "-c", f"import {mod}; print({mod}.__version__)"],
                              capture_output=True, text=True)
         if got.returncode == 0:
-            info[mod] = got.stdout.strip() + f" ({python})"
+            info[mod] = got.stdout.strip() + f" (--python {system}=...)"  # no local paths
     results = []
     started = time.time()
     for cfg in configs:
